@@ -1,0 +1,4 @@
+"""Type stubs for the Rust extension `fastvrrp._native` (checked by mypy.stubtest)."""
+
+__version__: str
+BUILD: str
