@@ -2,3 +2,7 @@
 
 __version__: str
 BUILD: str
+
+# --- wire (rust/py/src/wire.rs) ---
+
+# --- engine (rust/py/src/engine.rs) ---

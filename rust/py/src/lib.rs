@@ -3,6 +3,9 @@
 
 use pyo3::prelude::*;
 
+mod engine;
+mod wire;
+
 /// Version and build facts of the native module, shown by `fastvrrp --version`.
 fn build_info() -> String {
     format!(
@@ -16,5 +19,7 @@ fn build_info() -> String {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("BUILD", build_info())?;
+    wire::register(m)?;
+    engine::register(m)?;
     Ok(())
 }

@@ -1,0 +1,1 @@
+//! The engine thread: sockets, timers and the state machines, without the GIL.
