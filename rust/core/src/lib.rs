@@ -6,4 +6,5 @@
 
 pub mod engine;
 pub mod fsm;
+pub mod timer;
 pub mod wire;
