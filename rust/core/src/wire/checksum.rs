@@ -1,0 +1,79 @@
+//! The Internet checksum (RFC 1071) and the pseudo-headers VRRP uses.
+
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+/// One's-complement sum of `data` as big-endian 16-bit words (an odd last byte is padded with zero),
+/// not yet folded. A u64 accumulator cannot overflow for any buffer this crate handles.
+#[inline]
+pub(crate) fn sum(data: &[u8]) -> u64 {
+    let mut acc: u64 = 0;
+    let mut words = data.chunks_exact(2);
+    for w in &mut words {
+        acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
+    }
+    if let [last] = words.remainder() {
+        acc += u64::from(*last) << 8;
+    }
+    acc
+}
+
+/// Fold a sum into 16 bits (end-around carry).
+#[inline]
+pub(crate) fn fold(mut acc: u64) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    // The loop leaves acc <= 0xffff.
+    acc as u16
+}
+
+/// Sum of the IPv4 pseudo-header: src, dst, zero, protocol, upper-layer length.
+#[inline]
+pub(crate) fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: usize) -> u64 {
+    sum(&src.octets()) + sum(&dst.octets()) + u64::from(protocol) + (length as u64 & 0xffff)
+}
+
+/// Sum of the IPv6 pseudo-header (RFC 8200 §8.1): src, dst, 32-bit length, zeros, next header.
+#[inline]
+pub(crate) fn pseudo_v6(src: Ipv6Addr, dst: Ipv6Addr, next_header: u8, length: usize) -> u64 {
+    let len = length as u64 & 0xffff_ffff;
+    sum(&src.octets()) + sum(&dst.octets()) + (len >> 16) + (len & 0xffff) + u64::from(next_header)
+}
+
+/// A checksum field value that makes the total sum verify, given the sum of everything else.
+#[inline]
+pub(crate) fn complement(acc: u64) -> u16 {
+    !fold(acc)
+}
+
+/// True when a sum that includes the checksum field verifies.
+#[inline]
+pub(crate) fn verifies(acc: u64) -> bool {
+    fold(acc) == 0xffff
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc1071_example() {
+        // RFC 1071 §3: the words 0001 f203 f4f5 f6f7 sum to ddf2 (folded).
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(fold(sum(&data)), 0xddf2);
+        assert_eq!(complement(sum(&data)), !0xddf2);
+    }
+
+    #[test]
+    fn odd_length_pads_with_zero() {
+        assert_eq!(sum(&[0x12, 0x34, 0x56]), 0x1234 + 0x5600);
+    }
+
+    #[test]
+    fn filled_checksum_verifies() {
+        let mut data = [0x45u8, 0, 0x12, 0x34, 0, 0, 0xab, 0xcd, 0xff];
+        let c = complement(sum(&data));
+        data[4..6].copy_from_slice(&c.to_be_bytes());
+        assert!(verifies(sum(&data)));
+    }
+}
