@@ -24,7 +24,10 @@ impl Timestamp {
 
     /// A timestamp from a `timespec`-like pair (seconds, nanoseconds), saturating on overflow.
     pub const fn from_secs_nanos(secs: u64, nanos: u32) -> Self {
-        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos as u64))
+        Timestamp(
+            secs.saturating_mul(1_000_000_000)
+                .saturating_add(nanos as u64),
+        )
     }
 
     /// Nanoseconds since the origin.
@@ -55,7 +58,12 @@ impl Add<Duration> for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
+        write!(
+            f,
+            "{}.{:09}",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
     }
 }
 
@@ -67,7 +75,10 @@ mod tests {
     fn arithmetic_saturates() {
         assert_eq!(Timestamp::MAX + Duration::from_secs(1), Timestamp::MAX);
         assert_eq!(Timestamp::ZERO + Duration::MAX, Timestamp::MAX);
-        assert_eq!(Timestamp::ZERO.saturating_duration_since(Timestamp::from_nanos(5)), Duration::ZERO);
+        assert_eq!(
+            Timestamp::ZERO.saturating_duration_since(Timestamp::from_nanos(5)),
+            Duration::ZERO
+        );
         assert_eq!(Timestamp::from_secs_nanos(u64::MAX, 1), Timestamp::MAX);
     }
 

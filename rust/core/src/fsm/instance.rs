@@ -5,8 +5,9 @@ use core::time::Duration;
 use std::net::IpAddr;
 
 use super::{
-    interval_duration, master_down_interval, skew_for, skew_time, Action, AddressListCheck, Input, InstanceConfig,
-    Reason, StartState, State, Stats, Timestamp, Version, MAX_ADVERT_INTERVAL_CS, PRIORITY_OWNER, PRIORITY_STOP,
+    interval_duration, master_down_interval, skew_for, skew_time, Action, AddressListCheck, Input,
+    InstanceConfig, Reason, StartState, State, Stats, Timestamp, Version, MAX_ADVERT_INTERVAL_CS,
+    PRIORITY_OWNER, PRIORITY_STOP,
 };
 
 /// Repeat counts above this are clamped: with a zero interval every batch is pushed at once.
@@ -50,10 +51,15 @@ struct GratuitousSchedule {
 
 impl GratuitousSchedule {
     fn earliest(&self) -> Option<Timestamp> {
-        [self.next_batch, self.master_round, self.lower_prio_round, self.refresh_round]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.next_batch,
+            self.master_round,
+            self.lower_prio_round,
+            self.refresh_round,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }
 
@@ -135,9 +141,12 @@ impl Instance {
     pub fn handle(&mut self, now: Timestamp, input: Input, out: &mut Vec<Action>) {
         match input {
             Input::Startup { interface_up } => self.on_startup(now, interface_up, out),
-            Input::AdvertReceived { src, priority, interval_cs, addresses_match } => {
-                self.on_advert(now, src, priority, interval_cs, addresses_match, out)
-            }
+            Input::AdvertReceived {
+                src,
+                priority,
+                interval_cs,
+                addresses_match,
+            } => self.on_advert(now, src, priority, interval_cs, addresses_match, out),
             Input::Tick => self.on_tick(now, out),
             Input::SetPriority(priority) => self.on_set_priority(priority),
             Input::Fault => self.on_fault(now, out),
@@ -252,8 +261,11 @@ impl Instance {
         self.master_interval_cs = self.config.advert_interval_cs;
         let down = if wants_master {
             // keepalived: one interval plus the minimum skew, so `state MASTER` takes over quickly.
-            interval_duration(self.master_interval_cs)
-                .saturating_add(skew_for(self.config.version, 1, self.master_interval_cs))
+            interval_duration(self.master_interval_cs).saturating_add(skew_for(
+                self.config.version,
+                1,
+                self.master_interval_cs,
+            ))
         } else {
             self.master_down_interval()
         };
@@ -308,13 +320,18 @@ impl Instance {
 
     fn backup_advert(&mut self, now: Timestamp, src: IpAddr, priority: u8, interval_cs: u16) {
         if priority == PRIORITY_STOP {
-            let skew = skew_time(self.config.version, self.effective_priority, self.master_interval_cs);
+            let skew = skew_time(
+                self.config.version,
+                self.effective_priority,
+                self.master_interval_cs,
+            );
             self.arm_down_timer(now, skew, DownCause::PriorityZero);
             return;
         }
         self.master_address = Some(src);
         self.master_priority = Some(priority);
-        let delaying = self.config.preempt_delay > Duration::ZERO && self.preempt_deadline.is_none_or(|t| t > now);
+        let delaying = self.config.preempt_delay > Duration::ZERO
+            && self.preempt_deadline.is_none_or(|t| t > now);
         if !self.config.preempt || priority >= self.effective_priority || delaying {
             if self.config.version == Version::V3 {
                 self.master_interval_cs = interval_cs;
@@ -333,13 +350,22 @@ impl Instance {
         }
     }
 
-    fn master_advert(&mut self, now: Timestamp, src: IpAddr, priority: u8, interval_cs: u16, out: &mut Vec<Action>) {
+    fn master_advert(
+        &mut self,
+        now: Timestamp,
+        src: IpAddr,
+        priority: u8,
+        interval_cs: u16,
+        out: &mut Vec<Action>,
+    ) {
         if priority == PRIORITY_STOP {
             self.send_advert(now, out);
             return;
         }
         let address_order = compare_addresses(src, self.config.primary_address);
-        if priority == PRIORITY_OWNER && self.effective_priority == PRIORITY_OWNER && address_order != Ordering::Equal
+        if priority == PRIORITY_OWNER
+            && self.effective_priority == PRIORITY_OWNER
+            && address_order != Ordering::Equal
         {
             // Two owners: a configuration error; keepalived lowers its own priority so that one wins.
             self.base_priority = PRIORITY_OWNER - 1;
@@ -361,8 +387,11 @@ impl Instance {
             if self.config.higher_prio_send_advert {
                 self.push_advert(self.effective_priority, out);
             }
-            let reason =
-                if priority > ours { Reason::HigherPriorityAdvert } else { Reason::EqualPriorityHigherAddress };
+            let reason = if priority > ours {
+                Reason::HigherPriorityAdvert
+            } else {
+                Reason::EqualPriorityHigherAddress
+            };
             out.push(Action::RemoveVips);
             self.stats.release_master += 1;
             self.gratuitous = GratuitousSchedule::default();
@@ -393,8 +422,11 @@ impl Instance {
         if self.gratuitous.next_batch.is_some_and(|t| t <= now) {
             out.push(Action::SendGratuitous);
             self.gratuitous.remaining = self.gratuitous.remaining.saturating_sub(1);
-            self.gratuitous.next_batch =
-                if self.gratuitous.remaining > 0 { self.delay_from(now, g.interval) } else { None };
+            self.gratuitous.next_batch = if self.gratuitous.remaining > 0 {
+                self.delay_from(now, g.interval)
+            } else {
+                None
+            };
         }
         if self.gratuitous.master_round.is_some_and(|t| t <= now) {
             self.gratuitous.master_round = None;

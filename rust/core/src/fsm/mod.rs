@@ -398,7 +398,12 @@ pub fn skew_time(version: Version, priority: u8, master_interval_cs: u16) -> Dur
 }
 
 /// Master_Down_Interval: `adverts × interval + Skew_Time` (RFC: `adverts` = 3).
-pub fn master_down_interval(version: Version, priority: u8, master_interval_cs: u16, adverts: u8) -> Duration {
+pub fn master_down_interval(
+    version: Version,
+    priority: u8,
+    master_interval_cs: u16,
+    adverts: u8,
+) -> Duration {
     interval_duration(master_interval_cs)
         .saturating_mul(u32::from(adverts))
         .saturating_add(skew_time(version, priority, master_interval_cs))
@@ -408,7 +413,9 @@ pub fn master_down_interval(version: Version, priority: u8, master_interval_cs: 
 fn skew_for(version: Version, units: u64, master_interval_cs: u16) -> Duration {
     match version {
         Version::V2 => Duration::from_nanos(units * 1_000_000_000 / 256),
-        Version::V3 => Duration::from_nanos(units * u64::from(master_interval_cs) * NANOS_PER_CS / 256),
+        Version::V3 => {
+            Duration::from_nanos(units * u64::from(master_interval_cs) * NANOS_PER_CS / 256)
+        }
     }
 }
 
