@@ -34,7 +34,8 @@ fn wire_error(py: Python<'_>, e: vrrp::Error) -> PyErr {
 }
 
 fn parse_ip(s: &str, what: &str) -> PyResult<IpAddr> {
-    s.parse().map_err(|_| PyValueError::new_err(format!("{what}: not an IP address: {s:?}")))
+    s.parse()
+        .map_err(|_| PyValueError::new_err(format!("{what}: not an IP address: {s:?}")))
 }
 
 /// Interned "pseudo"/"plain" for the checksum_form attribute.
@@ -58,7 +59,10 @@ impl AddrBytes {
             let mut bytes = [0u8; 32];
             bytes[..src.len()].copy_from_slice(src);
             // len <= 32 fits a u8.
-            AddrBytes::Inline { len: src.len() as u8, bytes }
+            AddrBytes::Inline {
+                len: src.len() as u8,
+                bytes,
+            }
         } else {
             AddrBytes::Heap(src.into())
         }
@@ -71,6 +75,19 @@ impl AddrBytes {
         }
     }
 }
+
+/// What equality and hashing of an Advert look at: every field.
+type AdvertKey<'a> = (
+    u8,
+    u8,
+    u8,
+    u16,
+    Family,
+    &'a [u8],
+    u8,
+    &'a [u8],
+    Option<ChecksumForm>,
+);
 
 /// A received, validated VRRP advertisement (immutable).
 #[pyclass(frozen, module = "fastvrrp._native", name = "Advert")]
@@ -98,7 +115,11 @@ impl Advert {
         };
         let auth_len = if r.version == Version::V2 {
             // Trailing NULs are padding: drop them, so build(auth_data=...) of what we report gives the bytes back.
-            r.auth.data.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1)
+            r.auth
+                .data
+                .iter()
+                .rposition(|b| *b != 0)
+                .map_or(0, |i| i + 1)
         } else {
             0
         };
@@ -117,7 +138,7 @@ impl Advert {
         }
     }
 
-    fn key(&self) -> (u8, u8, u8, u16, Family, &[u8], u8, &[u8], Option<ChecksumForm>) {
+    fn key(&self) -> AdvertKey<'_> {
         (
             self.version,
             self.vrid,
@@ -132,9 +153,12 @@ impl Advert {
     }
 
     fn address_strings(&self) -> impl ExactSizeIterator<Item = String> + '_ {
-        wire::AddressList::Wire { family: self.family, bytes: self.addr_bytes.as_slice() }
-            .iter()
-            .map(|a| a.to_string())
+        wire::AddressList::Wire {
+            family: self.family,
+            bytes: self.addr_bytes.as_slice(),
+        }
+        .iter()
+        .map(|a| a.to_string())
     }
 }
 
@@ -203,7 +227,11 @@ impl Advert {
 
     fn __repr__(&self) -> String {
         let addrs: Vec<String> = self.address_strings().map(|a| format!("'{a}'")).collect();
-        let tuple = if addrs.len() == 1 { format!("({},)", addrs[0]) } else { format!("({})", addrs.join(", ")) };
+        let tuple = if addrs.len() == 1 {
+            format!("({},)", addrs[0])
+        } else {
+            format!("({})", addrs.join(", "))
+        };
         let data: String = self.auth_data[..usize::from(self.auth_len)]
             .iter()
             .map(|b| match *b {
@@ -212,7 +240,9 @@ impl Advert {
                 _ => format!("\\x{b:02x}"),
             })
             .collect();
-        let form = self.checksum_form.map_or("None".to_owned(), |f| format!("'{}'", f.as_str()));
+        let form = self
+            .checksum_form
+            .map_or("None".to_owned(), |f| format!("'{}'", f.as_str()));
         format!(
             "Advert(version={}, vrid={}, priority={}, interval={:?}, addresses={tuple}, auth_type={}, \
              auth_data=b'{data}', checksum_form={form})",
@@ -232,7 +262,8 @@ fn expected_auth(auth_type: Option<u8>, auth_data: Option<&[u8]>) -> PyResult<Op
         }
         return Ok(None);
     };
-    let kind = AuthType::from_u8(t).ok_or_else(|| PyValueError::new_err("auth_type must be 0, 1 or 2"))?;
+    let kind =
+        AuthType::from_u8(t).ok_or_else(|| PyValueError::new_err("auth_type must be 0, 1 or 2"))?;
     let data = auth_data.unwrap_or(b"");
     if data.len() > vrrp::AUTH_DATA_LEN {
         return Err(PyValueError::new_err("auth_data is at most 8 bytes"));
@@ -297,12 +328,19 @@ fn build_advert<'py>(
     let version = match version {
         2 => Version::V2,
         3 => Version::V3,
-        _ => return Err(PyValueError::new_err(format!("version must be 2 or 3, got {version}"))),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "version must be 2 or 3, got {version}"
+            )))
+        }
     };
     let vrid = to_u8(vrid, "vrid", 1)?;
     let priority = to_u8(priority, "priority", 0)?;
     let cs = (interval * 100.0).round();
-    if !interval.is_finite() || !(1.0..=65535.0).contains(&cs) || (interval * 100.0 - cs).abs() > 1e-6 {
+    if !interval.is_finite()
+        || !(1.0..=65535.0).contains(&cs)
+        || (interval * 100.0 - cs).abs() > 1e-6
+    {
         return Err(PyValueError::new_err(format!(
             "interval must be a positive multiple of 0.01 s, got {interval}"
         )));
@@ -314,9 +352,14 @@ fn build_advert<'py>(
         let text = a.str()?;
         ips.push(parse_ip(text.to_str()?, "addresses")?);
     }
-    let auth_type = u8::try_from(auth_type).ok().and_then(AuthType::from_u8).ok_or_else(|| {
-        PyValueError::new_err(format!("auth_type must be 0 (none), 1 (PASS) or 2 (AH), got {auth_type}"))
-    })?;
+    let auth_type = u8::try_from(auth_type)
+        .ok()
+        .and_then(AuthType::from_u8)
+        .ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "auth_type must be 0 (none), 1 (PASS) or 2 (AH), got {auth_type}"
+            ))
+        })?;
     let auth = expected_auth(Some(auth_type as u8), auth_data)?.unwrap_or(Auth::NONE);
     let checksum_form = match checksum_form {
         Some("pseudo") | None => ChecksumForm::Pseudo,
@@ -363,9 +406,12 @@ fn parse_mac(s: &str) -> PyResult<MacAddr> {
 /// A gratuitous ARP request Ethernet frame announcing `vip` at `mac` ("aa:bb:cc:dd:ee:ff").
 #[pyfunction]
 fn build_garp<'py>(py: Python<'py>, mac: &str, vip: &str) -> PyResult<Bound<'py, PyBytes>> {
-    let vip: Ipv4Addr = vip.parse().map_err(|_| PyValueError::new_err(format!("not an IPv4 address: {vip:?}")))?;
+    let vip: Ipv4Addr = vip
+        .parse()
+        .map_err(|_| PyValueError::new_err(format!("not an IPv4 address: {vip:?}")))?;
     let mut buf = [0u8; arp::FRAME_LEN];
-    let n = arp::emit_gratuitous(&mut buf, parse_mac(mac)?, vip).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let n = arp::emit_gratuitous(&mut buf, parse_mac(mac)?, vip)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(PyBytes::new(py, &buf[..n]))
 }
 
@@ -380,7 +426,8 @@ fn build_unsolicited_na<'py>(
     router: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let v6 = |s: &str| -> PyResult<Ipv6Addr> {
-        s.parse().map_err(|_| PyValueError::new_err(format!("not an IPv6 address: {s:?}")))
+        s.parse()
+            .map_err(|_| PyValueError::new_err(format!("not an IPv6 address: {s:?}")))
     };
     let mut buf = [0u8; ndisc::FRAME_LEN];
     let n = ndisc::emit_unsolicited_na_frame(&mut buf, parse_mac(mac)?, v6(src)?, v6(vip)?, router)
