@@ -41,6 +41,12 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(add))
     }
 
+    /// `self - d`, saturating at [`Timestamp::ZERO`].
+    pub fn saturating_sub(self, d: Duration) -> Self {
+        let sub = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        Timestamp(self.0.saturating_sub(sub))
+    }
+
     /// The time from `earlier` to `self`, or zero when `earlier` is later.
     pub fn saturating_duration_since(self, earlier: Timestamp) -> Duration {
         Duration::from_nanos(self.0.saturating_sub(earlier.0))
@@ -75,6 +81,10 @@ mod tests {
     fn arithmetic_saturates() {
         assert_eq!(Timestamp::MAX + Duration::from_secs(1), Timestamp::MAX);
         assert_eq!(Timestamp::ZERO + Duration::MAX, Timestamp::MAX);
+        assert_eq!(
+            Timestamp::from_nanos(5).saturating_sub(Duration::from_secs(1)),
+            Timestamp::ZERO
+        );
         assert_eq!(
             Timestamp::ZERO.saturating_duration_since(Timestamp::from_nanos(5)),
             Duration::ZERO

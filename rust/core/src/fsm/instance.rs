@@ -18,6 +18,8 @@ const MAX_GRATUITOUS_REPEAT: u32 = 255;
 enum DownCause {
     /// No advert accepted for Master_Down_Interval.
     Silence,
+    /// `state MASTER` below 255 at startup: one interval plus the minimum skew, whatever our priority.
+    WantMaster,
     /// The master sent priority 0; the timer is Skew_Time.
     PriorityZero,
     /// We are ignoring a lower-priority master (preemption).
@@ -27,7 +29,7 @@ enum DownCause {
 impl DownCause {
     fn reason(self) -> Reason {
         match self {
-            DownCause::Silence => Reason::MasterDownTimeout,
+            DownCause::Silence | DownCause::WantMaster => Reason::MasterDownTimeout,
             DownCause::PriorityZero => Reason::PriorityZeroReceived,
             DownCause::LowerPriority => Reason::Preempt,
         }
@@ -156,7 +158,8 @@ impl Instance {
     }
 
     /// When the engine must next call [`Instance::handle`] with [`Input::Tick`]; `None` when no timer runs
-    /// (Initialize, Fault). After `handle(now, Input::Tick, ..)` it is later than `now`.
+    /// (Initialize, Fault). After `handle(now, Input::Tick, ..)` it is later than `now`; other inputs can move it
+    /// (earlier or later), so re-read it after every call.
     pub fn next_deadline(&self) -> Option<Timestamp> {
         match (self.main_timer, self.gratuitous.earliest()) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -259,17 +262,14 @@ impl Instance {
             return;
         }
         self.master_interval_cs = self.config.advert_interval_cs;
-        let down = if wants_master {
+        if wants_master {
             // keepalived: one interval plus the minimum skew, so `state MASTER` takes over quickly.
-            interval_duration(self.master_interval_cs).saturating_add(skew_for(
-                self.config.version,
-                1,
-                self.master_interval_cs,
-            ))
+            let min_skew = skew_for(self.config.version, 1, self.master_interval_cs);
+            let down = interval_duration(self.master_interval_cs).saturating_add(min_skew);
+            self.arm_down_timer(now, down, DownCause::WantMaster);
         } else {
-            self.master_down_interval()
-        };
-        self.arm_down_timer(now, down, DownCause::Silence);
+            self.arm_down_timer(now, self.master_down_interval(), DownCause::Silence);
+        }
         self.master_address = None;
         self.master_priority = None;
         self.preempt_deadline = self.delay_from(now, self.config.preempt_delay);
@@ -446,7 +446,20 @@ impl Instance {
         if self.base_priority == PRIORITY_OWNER {
             return;
         }
-        self.effective_priority = priority.clamp(1, PRIORITY_OWNER - 1);
+        let old = self.effective_priority;
+        let new = priority.clamp(1, PRIORITY_OWNER - 1);
+        self.effective_priority = new;
+        // A running Master_Down timer follows the new Skew_Time (keepalived 2.x moves it by the difference).
+        let running = self.state == State::Backup && self.down_cause != DownCause::WantMaster;
+        if let (true, Some(deadline)) = (running, self.main_timer) {
+            let skew = |p| skew_time(self.config.version, p, self.master_interval_cs);
+            let (old_skew, new_skew) = (skew(old), skew(new));
+            self.main_timer = Some(if new_skew >= old_skew {
+                deadline + (new_skew - old_skew)
+            } else {
+                deadline.saturating_sub(old_skew - new_skew)
+            });
+        }
     }
 
     fn on_fault(&mut self, now: Timestamp, out: &mut Vec<Action>) {

@@ -53,6 +53,10 @@
 //!   second batch after `garp_lower_prio_delay`. `lower_prio_no_advert` suppresses the advert (keepalived).
 //! - **Two owners**: a master at 255 hearing another 255 from a different address lowers its own priority to
 //!   254 for good (keepalived's "CONFIGURATION ERROR" workaround), and then steps down if that address wins.
+//! - **Priority changes** ([`Input::SetPriority`]): a Backup's running Master_Down timer moves by the change
+//!   in Skew_Time (keepalived 2.x), except the short `state MASTER` startup timer. Moved earlier it may already
+//!   be due: the engine re-reads [`Instance::next_deadline`] after every input anyway. A Master sends nothing at
+//!   once; its next adverts carry the new priority, and a higher backup then preempts through its own timer.
 //! - **v2 interval mismatch**: the FSM drops the advert and counts `advert_interval_err` (so it is testable);
 //!   the advert is not counted in `advert_rcvd` (keepalived checks the interval before counting). The engine
 //!   passes v2 intervals converted to centiseconds.

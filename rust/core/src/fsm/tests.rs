@@ -1013,7 +1013,9 @@ fn raised_priority_preempts_through_the_down_timer() {
     // A tracker raises us above the master: nothing happens at once...
     assert_eq!(h.at(ms(2_500), Input::SetPriority(200)), vec![]);
     assert_eq!(h.vrrp.effective_priority(), 200);
-    // ...the master's next adverts are ignored, and the timer armed at 2 s runs out.
+    // ...but the timer armed at 2 s follows the smaller skew: 2 s + 3 s + 56 × 100 cs / 256.
+    assert_eq!(h.vrrp.next_deadline(), Some(ns(5_218_750_000)));
+    // The master's next adverts are ignored, and the timer runs out.
     h.advert(ms(3_000), HIGHER, 150, 100);
     h.advert(ms(4_000), HIGHER, 150, 100);
     h.advert(ms(5_000), HIGHER, 150, 100);
@@ -1021,11 +1023,33 @@ fn raised_priority_preempts_through_the_down_timer() {
     assert_eq!(
         log.last(),
         Some(&(
-            ns(5_609_375_000),
+            ns(5_218_750_000),
             transition(State::Backup, State::Master, Reason::Preempt)
         ))
     );
     assert_eq!(log[0].1, Action::SendAdvert { priority: 200 });
+}
+
+#[test]
+fn lowered_backup_priority_extends_the_running_timer() {
+    let mut h = Harness::started(config(Version::V3, 100));
+    h.advert(ms(1_000), HIGHER, 150, 100);
+    h.at(ms(1_500), Input::SetPriority(50));
+    // Skew 206 × 100 cs / 256 = 804.6875 ms instead of 609.375 ms.
+    assert_eq!(h.vrrp.next_deadline(), Some(ns(4_804_687_500)));
+    // The priority-0 timer is Skew_Time too, and follows it.
+    h.advert(ms(2_000), HIGHER, 0, 100);
+    h.at(ms(2_100), Input::SetPriority(100));
+    assert_eq!(h.vrrp.next_deadline(), Some(ns(2_609_375_000)));
+}
+
+#[test]
+fn state_master_startup_timer_ignores_priority_changes() {
+    let mut c = config(Version::V3, 100);
+    c.start_state = StartState::Master;
+    let mut h = Harness::started(c);
+    h.at(ms(100), Input::SetPriority(200));
+    assert_eq!(h.vrrp.next_deadline(), Some(ns(1_003_906_250)));
 }
 
 #[test]
