@@ -1,0 +1,171 @@
+"""Network namespace operations: create and delete, run `ip` batches, open sockets inside.
+
+Sockets are opened in a short-lived thread that has joined the namespace with setns(2); a socket
+stays in the namespace it was created in, so the caller can use it from any thread afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
+
+NETNS_DIR = "/run/netns"
+_CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
+
+
+class NamespaceError(RuntimeError):
+    """An `ip` command or a namespace switch failed."""
+
+
+def path(name: str) -> str:
+    """The bind-mount that keeps namespace `name` alive."""
+    return os.path.join(NETNS_DIR, name)
+
+
+def exists(name: str) -> bool:
+    """Whether namespace `name` exists."""
+    return os.path.exists(path(name))
+
+
+def ip_batch(commands: Iterable[str], *, namespace: str | None = None, force: bool = False) -> None:
+    """Run `ip -batch -` (optionally `-n namespace`) with one command per line; raise on failure."""
+    argv = ["ip"]
+    if namespace is not None:
+        argv += ["-n", namespace]
+    if force:
+        argv.append("-force")
+    argv += ["-batch", "-"]
+    proc = subprocess.run(
+        argv, input="\n".join(commands) + "\n", capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise NamespaceError(f"{' '.join(argv)} failed: {proc.stderr.strip()}")
+
+
+def ip_batches(batches: Mapping[str, Iterable[str]]) -> None:
+    """Run one `ip -n NS -batch -` per namespace, all at once; raise if any failed."""
+    procs = []
+    for ns, commands in batches.items():
+        argv = ["ip", "-n", ns, "-batch", "-"]
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        procs.append((ns, proc, "\n".join(commands) + "\n"))
+    errors = []
+    for ns, proc, text in procs:
+        _, err = proc.communicate(text)
+        if proc.returncode != 0:
+            errors.append(f"{ns}: {err.strip()}")
+    if errors:
+        raise NamespaceError("ip batch failed: " + "; ".join(errors))
+
+
+def run_in(name: str, fn: Callable[[], T]) -> T:
+    """Call `fn` in a fresh thread that has joined network namespace `name`; return its result."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = os.open(path(name), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                if libc.setns(fd, _CLONE_NEWNET) != 0:
+                    err = ctypes.get_errno()
+                    raise NamespaceError(f"setns({name}): {os.strerror(err)}")
+            finally:
+                os.close(fd)
+            result.append(fn())
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=body, name=f"netns-{name}", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
+def open_socket(name: str, family: int, kind: int, proto: int = 0) -> socket.socket:
+    """A socket created inside namespace `name`."""
+    return run_in(name, lambda: socket.socket(family, kind, proto))
+
+
+def write_sysctls(name: str, values: Mapping[str, str]) -> None:
+    """Write sysctls ("net.ipv6.conf.all.accept_dad" style keys) inside namespace `name`."""
+
+    def write() -> None:
+        for key, value in values.items():
+            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+                f.write(value)
+
+    run_in(name, write)
+
+
+def create(names: Iterable[str]) -> None:
+    """Create namespaces `names` (one `ip` call)."""
+    ip_batch(f"netns add {n}" for n in names)
+
+
+def _ns_id(p: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(p)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def pids_in(names: Iterable[str]) -> list[int]:
+    """Processes whose network namespace is one of `names`."""
+    wanted = {i for i in (_ns_id(path(n)) for n in names) if i is not None}
+    if not wanted:
+        return []
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and _ns_id(f"/proc/{entry}/ns/net") in wanted:
+            found.append(int(entry))
+    return found
+
+
+def kill_all_in(names: Iterable[str], *, timeout: float = 2.0) -> list[int]:
+    """SIGKILL every process in namespaces `names` and wait (bounded) until they are gone.
+
+    Returns the pids still there after `timeout` (normally none).
+    """
+    names = list(names)
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = [p for p in pids_in(names) if p != os.getpid()]
+        if not pids or time.monotonic() >= deadline:
+            return pids
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            # Reap our own children so they do not linger as zombies holding the namespace.
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        time.sleep(0.005)
+
+
+def delete(names: Iterable[str]) -> list[str]:
+    """Delete namespaces `names` that exist; return those that could not be deleted."""
+    present = [n for n in names if exists(n)]
+    if present:
+        # A failure shows in the check below.
+        with contextlib.suppress(NamespaceError):
+            ip_batch((f"netns del {n}" for n in present), force=True)
+    return [n for n in present if exists(n)]
