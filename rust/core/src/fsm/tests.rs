@@ -1274,5 +1274,95 @@ mod properties {
                 prop_assert!((1..=255).contains(&vrrp.effective_priority()));
             }
         }
+
+        /// Two routers on a lossless, zero-latency link, started at random times, with a link cut in the
+        /// middle: they always end with exactly one master, and the higher (priority, address) wins when it
+        /// may preempt.
+        #[test]
+        fn two_routers_converge_to_one_master(
+            v3 in any::<bool>(),
+            // (priority, interval, preempt, state MASTER, preempt_delay ms, start ms)
+            routers in proptest::array::uniform2(
+                (1u8..=255, 1u16..=100, any::<bool>(), any::<bool>(), 0u64..3_000, 0u64..2_000),
+            ),
+            cut_at in 0u64..20_000,
+            cut_for in 0u64..10_000,
+            (faulty, fault_at, fault_for) in (0usize..2, 0u64..20_000, 0u64..5_000),
+        ) {
+            let version = if v3 { Version::V3 } else { Version::V2 };
+            let addrs = [LOWER, HIGHER];
+            let mut nodes: Vec<Instance> = routers
+                .iter()
+                .zip(addrs)
+                .map(|(&(priority, interval, preempt, master, delay_ms, _), addr)| {
+                    let mut c = InstanceConfig::new(7, version, addr);
+                    c.priority = priority;
+                    c.advert_interval_cs = if v3 { interval } else { 100 };
+                    c.preempt = preempt;
+                    c.preempt_delay = Duration::from_millis(delay_ms);
+                    c.start_state = if master { StartState::Master } else { StartState::Backup };
+                    Instance::new(c)
+                })
+                .collect();
+            // Startups, and a fault window on one router, in time order (popped from the end).
+            let mut scheduled = vec![
+                (ms(routers[0].5), 0, Input::Startup { interface_up: true }),
+                (ms(routers[1].5), 1, Input::Startup { interface_up: true }),
+                (ms(fault_at), faulty, Input::Fault),
+                (ms(fault_at + fault_for), faulty, Input::Unfault),
+            ];
+            scheduled.sort_by_key(|&(t, _, _)| std::cmp::Reverse(t));
+            let (cut_start, cut_end) = (ms(20_000 + cut_at), ms(20_000 + cut_at + cut_for));
+            let end = ms(60_000);
+            let mut out = Vec::new();
+            let mut queue: Vec<(usize, Input)> = Vec::new();
+            let mut now = Timestamp::ZERO;
+            let mut steps = 0u32;
+            loop {
+                // The next event: a scheduled input, or the earliest deadline.
+                let mut next: Option<(Timestamp, usize, Input)> = scheduled.last().copied();
+                for (i, node) in nodes.iter().enumerate() {
+                    if let Some(d) = node.next_deadline() {
+                        if next.is_none_or(|n| d.max(now) < n.0) {
+                            next = Some((d.max(now), i, Input::Tick));
+                        }
+                    }
+                }
+                if next.is_some() && next == scheduled.last().copied() {
+                    scheduled.pop();
+                }
+                let Some((at, first, input)) = next.filter(|n| n.0 <= end) else { break };
+                now = at;
+                queue.push((first, input));
+                // Deliver adverts at once, until nobody answers.
+                while let Some((i, input)) = queue.pop() {
+                    steps += 1;
+                    prop_assert!(steps < 1_000_000, "no progress");
+                    out.clear();
+                    nodes[i].handle(now, input, &mut out);
+                    let link_up = now < cut_start || now >= cut_end;
+                    for action in &out {
+                        if let (Action::SendAdvert { priority }, true) = (*action, link_up) {
+                            let peer = 1 - i;
+                            queue.push((peer, Input::AdvertReceived {
+                                src: addrs[i],
+                                priority,
+                                interval_cs: nodes[i].advert_interval_cs(),
+                                addresses_match: true,
+                            }));
+                        }
+                    }
+                }
+            }
+            let masters: Vec<usize> = (0..2).filter(|&i| nodes[i].state() == State::Master).collect();
+            prop_assert_eq!(masters.len(), 1, "states {:?} {:?}", nodes[0].state(), nodes[1].state());
+            // The higher priority wins if it may preempt. (A backup accepts an equal priority, so on a tie
+            // whoever got there first stays.)
+            let (p0, p1) = (nodes[0].effective_priority(), nodes[1].effective_priority());
+            let best = if p1 > p0 { 1 } else { 0 };
+            if routers[best].2 && p0 != p1 {
+                prop_assert_eq!(masters[0], best);
+            }
+        }
     }
 }
