@@ -1,0 +1,1037 @@
+"""From raw blocks to the typed model: defaults, inheritance, cross references and checks.
+
+The messages follow keepalived 2.2.7's wording, so an operator grepping for keepalived's
+complaint finds fastvrrp's.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import shutil
+from typing import Any
+
+from fastvrrp.config import model as m
+from fastvrrp.config.keywords import Raw
+from fastvrrp.config.model import NOWHERE, Location
+from fastvrrp.config.reader import Statement
+from fastvrrp.config.values import Context, parse_address, parse_prefix
+
+_SCOPES = frozenset({"site", "link", "host", "nowhere", "global"})
+_ADDRESS_FLAGS = frozenset({"home", "-nodad", "mngtmpaddr", "noprefixroute", "autojoin"})
+_ROUTE_TYPES = frozenset({"unicast", "blackhole", "unreachable", "prohibit", "throw", "local",
+                          "broadcast", "multicast", "nat", "anycast"})
+_ROUTE_VALUE_OPTIONS = frozenset({
+    "tos", "mtu", "advmss", "rtt", "rttvar", "reordering", "window", "cwnd", "ssthresh",
+    "realms", "rto_min", "initcwnd", "initrwnd", "features", "quickack", "congctl", "pref",
+    "fastopen_no_cookie", "vrf", "hoplimit", "expires", "ttl-propagate", "track_group",
+    "encap",
+})
+_ROUTE_FLAGS = frozenset({"onlink", "append", "inet6", "inet", "lock", "ecn", "pervasive",
+                          "no_track"})
+_RULE_VALUE_OPTIONS = frozenset({"tos", "realms", "goto", "uidrange", "protocol", "ip_proto",
+                                 "sport", "dport", "suppress_prefixlength", "suppress_ifgroup",
+                                 "track_group", "dsfield"})
+_RULE_ACTIONS = frozenset({"blackhole", "prohibit", "unreachable", "nop"})
+
+
+def _loc(raw: Raw, key: str) -> Location:
+    where = raw.get("@" + key)
+    if isinstance(where, Location):
+        return where
+    self_loc = raw.get("@self")
+    return self_loc if isinstance(self_loc, Location) else NOWHERE
+
+
+def _name(ctx: Context, raw: Raw, what: str) -> str | None:
+    args: list[str] = raw.get("args", [])
+    if not args:
+        ctx.diagnostics.error(_loc(raw, "self"), f"{what} needs a name")
+        return None
+    return args[0]
+
+
+# --- addresses, routes, rules -------------------------------------------------------------
+
+
+def read_address(ctx: Context, line: Statement, static: bool = False) -> m.VirtualAddress | None:
+    """One `virtual_ipaddress` / `static_ipaddress` line."""
+    words = line.words()
+    diag = ctx.diagnostics
+    parsed = parse_prefix(words[0])
+    if parsed is None:
+        diag.error(line.location, f"VRRP parsed invalid IP {words[0]}. skipping IP...")
+        return None
+    address, prefix = parsed
+    full = 128 if ":" in address else 32
+    if prefix is None:
+        prefix = full
+    elif not 0 <= prefix <= full:
+        diag.warning(line.location, f"number '{prefix}' outside range [0, {full}]")
+        diag.warning(line.location,
+                     f"Invalid address prefix len {prefix} for address {words[0]} - using {full}")
+        prefix = full
+    fields: dict[str, Any] = {}
+    flags: list[str] = []
+    i = 1
+    n = len(words)
+    while i < n:
+        word = words[i]
+        value = words[i + 1] if i + 1 < n else None
+        if word in ("dev", "brd", "label", "scope", "peer", "broadcast", "track_group",
+                    "preferred_lft"):
+            if value is None:
+                diag.error(line.location, f"'{word}' needs a value")
+                break
+            if word == "scope" and value not in _SCOPES and not value.isdigit():
+                diag.error(line.location, f"invalid scope '{value}'")
+            elif word == "preferred_lft":
+                fields["preferred_lft"] = None if value == "forever" else _int_or(value, None)
+            elif word == "track_group":
+                if not static:
+                    diag.warning(line.location, "track_group only applies to static addresses")
+            else:
+                fields["brd" if word == "broadcast" else word] = value
+            i += 2
+            continue
+        if word == "no_track":
+            fields["no_track"] = True
+        elif word == "use_vmac":
+            fields["use_vmac"] = True
+        elif word in _ADDRESS_FLAGS:
+            flags.append(word)
+        else:
+            diag.warning(line.location, f"Unknown configuration entry '{word}' for ip address")
+        i += 1
+    dev = fields.get("dev")
+    if isinstance(dev, str) and ctx.interface_missing(dev):
+        diag.warning(line.location,
+                     f"WARNING - interface {dev} for ip address {address} doesn't exist")
+    return m.VirtualAddress(address=address, prefix=prefix, flags=tuple(flags),
+                            location=line.location, **fields)
+
+
+def _int_or(text: str, default: int | None) -> int | None:
+    try:
+        return int(text, 10)
+    except ValueError:
+        return default
+
+
+def _valid_destination(text: str) -> bool:
+    if text == "default":
+        return True
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def read_route(ctx: Context, line: Statement, virtual: bool) -> m.Route | None:
+    """One `virtual_routes` / `static_routes` line, `ip route add` style."""
+    words = line.words()
+    diag = ctx.diagnostics
+    where = line.location
+    fields: dict[str, Any] = {}
+    nexthops: list[tuple[str, ...]] = []
+    destination: str | None = None
+    devs: list[str] = []
+    i = 0
+    n = len(words)
+    while i < n:
+        word = words[i]
+        value = words[i + 1] if i + 1 < n else None
+        if word in _ROUTE_TYPES and destination is None and "type" not in fields:
+            fields["type"] = word
+            i += 1
+            continue
+        if word == "nexthop":
+            j = i + 1
+            hop: list[str] = []
+            while j < n and words[j] != "nexthop":
+                hop.append(words[j])
+                j += 1
+            nexthops.append(tuple(hop))
+            for k, hop_word in enumerate(hop[:-1]):
+                if hop_word == "dev":
+                    devs.append(hop[k + 1])
+            i = j
+            continue
+        if word in _ROUTE_FLAGS:
+            if word == "no_track":
+                fields["no_track"] = True
+            i += 1
+            continue
+        if word == "to" and value is not None:
+            destination = value
+            i += 2
+            continue
+        if word in ("src", "via", "gw", "or", "dev", "oif", "table", "metric", "priority",
+                    "preference", "scope", "proto", "protocol") or word in _ROUTE_VALUE_OPTIONS:
+            if value is None:
+                diag.error(where, f"'{word}' needs a value")
+                break
+            if word == "gw":
+                diag.warning(where, '"gw" for routes is deprecated. Please use "via"')
+            if word == "or":
+                diag.warning(where, '"or" for routes is deprecated. Please use "nexthop"')
+                nexthops.append(("via", value))
+            elif word in ("via", "gw"):
+                if parse_address(value) is None:
+                    diag.error(where, f"invalid gateway address '{value}'")
+                fields["via"] = value
+            elif word in ("dev", "oif"):
+                fields["dev"] = value
+                devs.append(value)
+            elif word == "src":
+                fields["source"] = value
+            elif word in ("metric", "priority", "preference"):
+                metric = _int_or(value, None)
+                if metric is None:
+                    diag.error(where, f"invalid metric '{value}'")
+                fields["metric"] = metric
+            elif word in ("proto", "protocol"):
+                fields["protocol"] = value
+            elif word in ("table", "scope"):
+                fields[word] = value
+            if word == "ssthresh" and value == "lock":
+                i += 1
+            i += 2
+            continue
+        if destination is None:
+            destination = word
+            i += 1
+            continue
+        diag.warning(where, f"Unknown route option '{word}'")
+        i += 1
+    if destination is None:
+        diag.error(where, "route has no destination")
+        return None
+    if not _valid_destination(destination):
+        diag.error(where, f"VRRP parsed invalid IP {destination}. skipping route...")
+        return None
+    for dev in devs:
+        if ctx.interface_missing(dev):
+            diag.warning(where, f"WARNING - interface {dev} for VROUTE nexthop doesn't exist")
+    if virtual and not devs and not fields.get("no_track"):
+        diag.warning(where, f"Warning - cannot track route {destination} with no interface "
+                            "specified, not tracking")
+        fields["no_track"] = True
+    return m.Route(destination=destination, nexthops=tuple(nexthops), words=tuple(words),
+                   location=where, **fields)
+
+
+def read_rule(ctx: Context, line: Statement) -> m.Rule | None:
+    """One `virtual_rules` / `static_rules` line, `ip rule add` style."""
+    words = line.words()
+    diag = ctx.diagnostics
+    where = line.location
+    fields: dict[str, Any] = {}
+    i = 0
+    n = len(words)
+    while i < n:
+        word = words[i]
+        value = words[i + 1] if i + 1 < n else None
+        if word in ("not", "inet6", "inet", "l3mdev"):
+            i += 1
+            continue
+        if word == "no_track":
+            fields["no_track"] = True
+            i += 1
+            continue
+        if word in _RULE_ACTIONS:
+            fields["action"] = word
+            i += 1
+            continue
+        if value is None:
+            diag.error(where, f"'{word}' needs a value")
+            break
+        if word in ("from", "to"):
+            if value != "all" and not _valid_destination(value):
+                diag.error(where, f"VRRP parsed invalid IP {value}. skipping IP...")
+                diag.error(where, f"Invalid rule {word} address {value}")
+                return None
+            fields["source" if word == "from" else "destination"] = value
+        elif word in ("table", "lookup"):
+            fields["table"] = value
+        elif word in ("preference", "priority", "pref", "order"):
+            preference = _int_or(value, None)
+            if preference is None:
+                diag.error(where, f"invalid rule preference '{value}'")
+            fields["preference"] = preference
+        elif word in ("iif", "dev"):
+            fields["iif"] = value
+        elif word == "oif":
+            fields["oif"] = value
+        elif word == "fwmark":
+            fields["fwmark"] = value
+        elif word not in _RULE_VALUE_OPTIONS:
+            diag.warning(where, f"Unknown rule option '{word}'")
+            i += 1
+            continue
+        i += 2
+    if fields.get("preference") is None:
+        preference = ctx.next_rule_preference
+        ctx.next_rule_preference -= 1
+        diag.warning(where, f"Rule has no preference specified - setting to {preference}. "
+                            "This is probably not what you want.")
+        fields["preference"] = preference
+    return m.Rule(words=tuple(words), location=where, **fields)
+
+
+# --- global_defs ----------------------------------------------------------------------------
+
+_GLOBAL_FIELDS = frozenset(f for f in m.GlobalDefs.__dataclass_fields__ if f != "location")
+
+
+def resolve_globals(raws: list[Raw]) -> m.GlobalDefs:
+    """Merge every global_defs block (later values win)."""
+    fields: dict[str, Any] = {}
+    location = NOWHERE
+    for raw in raws:
+        if location is NOWHERE:
+            location = _loc(raw, "self")
+        for key, value in raw.items():
+            if key in _GLOBAL_FIELDS:
+                fields[key] = value
+    for key in ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo"):
+        if key in fields:
+            path, user, group, where = fields[key]
+            fields[key] = m.NotifyFifo(path, user, group, where)
+    if "notification_email" in fields:
+        fields["notification_email"] = tuple(fields["notification_email"])
+    return m.GlobalDefs(location=location, **fields)
+
+
+# --- trackers -------------------------------------------------------------------------------
+
+
+def _script_exists(command: m.Command) -> bool:
+    words = command.command.split()
+    if not words:
+        return False
+    program = words[0].strip("'\"")
+    if os.path.isabs(program):
+        return os.path.isfile(program) and os.access(program, os.X_OK)
+    return shutil.which(program) is not None
+
+
+def resolve_scripts(ctx: Context, raws: list[Raw]) -> dict[str, m.VrrpScript]:
+    """vrrp_script blocks by name; scripts without a command are removed (as keepalived does)."""
+    out: dict[str, m.VrrpScript] = {}
+    diag = ctx.diagnostics
+    for raw in raws:
+        name = _name(ctx, raw, "vrrp_script")
+        if name is None:
+            continue
+        if name in out:
+            diag.error(_loc(raw, "self"), f"vrrp_script {name} already defined")
+            continue
+        script = raw.get("script")
+        if script is None:
+            diag.warning(_loc(raw, "end"), f"No script set for vrrp_script {name} - removing")
+            continue
+        if not _script_exists(script):
+            diag.warning(_loc(raw, "script"),
+                         f"Disabling track script {name} since not found/accessible")
+        interval: float = raw.get("interval", 1.0)
+        timeout: float = raw.get("timeout", interval)
+        out[name] = m.VrrpScript(
+            name=name, location=_loc(raw, "self"), script=script, interval=interval,
+            timeout=timeout, weight=raw.get("weight", 0),
+            weight_reverse=raw.get("weight_reverse", False), rise=raw.get("rise", 1),
+            fall=raw.get("fall", 1), init_fail=raw.get("init_fail", False),
+        )
+    return out
+
+
+def resolve_track_files(ctx: Context, raws: list[Raw]) -> dict[str, m.TrackFile]:
+    """track_file blocks by name."""
+    out: dict[str, m.TrackFile] = {}
+    for raw in raws:
+        name = _name(ctx, raw, "track_file")
+        if name is None:
+            continue
+        if name in out:
+            ctx.diagnostics.error(_loc(raw, "self"), f"track_file {name} already defined")
+            continue
+        if "file" not in raw:
+            ctx.diagnostics.warning(_loc(raw, "end"), f"No file set for track_file {name}")
+            continue
+        init = raw.get("init_file")
+        out[name] = m.TrackFile(
+            name=name, location=_loc(raw, "self"), file=raw["file"],
+            weight=raw.get("weight", 1), weight_reverse=raw.get("weight_reverse", False),
+            init_file=raw["file"] if init else None, init_value=raw.get("init_value", 0),
+            init_overwrite=raw.get("init_overwrite", False),
+        )
+    return out
+
+
+def resolve_track_processes(ctx: Context, raws: list[Raw]) -> dict[str, m.TrackProcess]:
+    """vrrp_track_process blocks by name."""
+    out: dict[str, m.TrackProcess] = {}
+    for raw in raws:
+        name = _name(ctx, raw, "vrrp_track_process")
+        if name is None:
+            continue
+        if name in out:
+            ctx.diagnostics.error(_loc(raw, "self"), f"track_process {name} already defined")
+            continue
+        if "process" not in raw:
+            ctx.diagnostics.warning(_loc(raw, "end"),
+                                    f"No process set for vrrp_track_process {name}")
+            continue
+        fields = {k: raw[k] for k in ("process", "parameters", "param_match", "weight",
+                                      "weight_reverse", "quorum", "quorum_max", "fork_delay",
+                                      "terminate_delay", "delay", "full_command") if k in raw}
+        out[name] = m.TrackProcess(name=name, location=_loc(raw, "self"), **fields)
+    return out
+
+
+def read_track_refs(ctx: Context, lines: list[Statement], owner: str, what: str,
+                    known: set[str] | None, low: int, high: int) -> tuple[m.TrackRef, ...]:
+    """track_interface/track_script/track_file/track_process entries of an instance or group."""
+    diag = ctx.diagnostics
+    out: list[m.TrackRef] = []
+    for line in lines:
+        name = line.keyword
+        weight: int | None = None
+        reverse = False
+        args = line.args
+        bad = False
+        i = 0
+        while i < len(args):
+            word = args[i]
+            if word == "weight" and i + 1 < len(args):
+                weight = _int_or(args[i + 1], None)
+                if weight is None or not low <= weight <= high:
+                    diag.error(line.location,
+                               f"({owner}) {what} {name}: weight must be between "
+                               f"[{low}..{high}] inclusive, ignoring...")
+                    bad = True
+                i += 2
+            elif word == "reverse":
+                reverse = True
+                i += 1
+            elif word in ("noreverse", "no_reverse"):
+                i += 1
+            else:
+                diag.warning(line.arg_location(i), f"({owner}) {what} {name}: unknown option "
+                                                   f"'{word}'")
+                i += 1
+        if bad:
+            continue
+        if what == "tracked interface":
+            if ctx.interface_missing(name):
+                diag.warning(line.location, f"({owner}) tracked interface {name} doesn't exist")
+        elif known is not None and name not in known:
+            diag.warning(line.location, f"({owner}) {what} {name} not found, ignoring...")
+            continue
+        out.append(m.TrackRef(name, weight, reverse, line.location))
+    return tuple(out)
+
+
+# --- vrrp_instance --------------------------------------------------------------------------
+
+
+def _garp(raw: Raw, g: m.GlobalDefs) -> dict[str, Any]:
+    master_delay = raw.get("garp_master_delay", g.vrrp_garp_master_delay)
+    master_repeat = raw.get("garp_master_repeat", g.vrrp_garp_master_repeat)
+    lower_delay = g.vrrp_garp_lower_prio_delay
+    lower_repeat = g.vrrp_garp_lower_prio_repeat
+    return {
+        "garp_master_delay": master_delay,
+        "garp_master_repeat": master_repeat,
+        "garp_master_refresh": raw.get("garp_master_refresh", g.vrrp_garp_master_refresh),
+        "garp_master_refresh_repeat": raw.get("garp_master_refresh_repeat",
+                                              g.vrrp_garp_master_refresh_repeat),
+        "garp_lower_prio_delay": raw.get(
+            "garp_lower_prio_delay", master_delay if lower_delay is None else lower_delay),
+        "garp_lower_prio_repeat": raw.get(
+            "garp_lower_prio_repeat", master_repeat if lower_repeat is None else lower_repeat),
+    }
+
+
+_COPIED_INSTANCE_FIELDS = (
+    "mcast_src_ip", "mcast_dst_ip", "unicast_src_ip", "unicast_ttl", "vmac_mac",
+    "vmac_xmit_base", "dont_track_primary", "notify_master", "notify_backup", "notify_fault",
+    "notify_stop", "notify", "notify_master_rx_lower_pri", "promote_secondaries",
+    "down_timer_adverts",
+)
+
+
+def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
+                     files: set[str], processes: set[str]) -> m.VrrpInstance | None:
+    """One vrrp_instance, resolved against the globals and the trackers; None if unusable."""
+    diag = ctx.diagnostics
+    name = _name(ctx, raw, "vrrp_instance")
+    if name is None:
+        return None
+    where = _loc(raw, "self")
+    fields: dict[str, Any] = {k: raw[k] for k in _COPIED_INSTANCE_FIELDS if k in raw}
+
+    interface = raw.get("interface")
+    if interface is not None:
+        if interface in ctx.loopbacks:
+            diag.warning(_loc(raw, "interface"),
+                         f"({name}) cannot use a loopback interface ({interface}) for vrrp - "
+                         "ignoring")
+            interface = None
+        elif ctx.interface_missing(interface):
+            diag.warning(_loc(raw, "interface"),
+                         f"WARNING - interface {interface} for vrrp_instance {name} doesn't exist")
+
+    # Addresses and the family they choose.
+    vips: list[m.VirtualAddress] = []
+    family: m.Family | None = "inet6" if raw.get("native_ipv6") else None
+    for line in raw.get("virtual_ipaddress", []):
+        vip = read_address(ctx, line)
+        if vip is None:
+            continue
+        if family is None:
+            family = vip.family
+        elif vip.family != family:
+            diag.error(line.location, f"({name}): address family must match VRRP instance "
+                                      f"[{vip.address}] - ignoring")
+            continue
+        vips.append(vip)
+    excluded = [a for a in (read_address(ctx, line)
+                            for line in raw.get("virtual_ipaddress_excluded", []))
+                if a is not None]
+    peers: list[m.UnicastPeer] = []
+    for line in raw.get("unicast_peer", []):
+        peer = _read_peer(ctx, line, name)
+        if peer is not None:
+            peers.append(peer)
+    if family is None:
+        probe = raw.get("unicast_src_ip") or (peers[0].address if peers else None)
+        family = "inet6" if probe is not None and ":" in probe else "inet"
+    if interface is None and not peers and "interface" not in raw:
+        diag.error(where, f"({name}) Unknown interface!")
+    fields["virtual_routes"] = tuple(
+        r for r in (read_route(ctx, line, True) for line in raw.get("virtual_routes", []))
+        if r is not None)
+    fields["virtual_rules"] = tuple(
+        r for r in (read_rule(ctx, line) for line in raw.get("virtual_rules", []))
+        if r is not None)
+
+    vrid = raw.get("virtual_router_id")
+    if vrid is None:
+        diag.error(where, f"({name}) the virtual router id must be set")
+        return None
+
+    version = raw.get("version", g.vrrp_version)
+    if family == "inet6":
+        if raw.get("version") == 2:
+            diag.warning(_loc(raw, "version"), f"({name}) cannot use VRRPv2 with IPv6 - using 3")
+        version = 3
+
+    state = raw.get("state")
+    priority = raw.get("priority")
+    if priority is None:
+        priority = 255 if state == "MASTER" else 100
+
+    advert_int = raw.get("advert_int", 1.0)
+    if version == 2 and advert_int != int(advert_int):
+        diag.warning(_loc(raw, "advert_int"),
+                     f"({name}) VRRPv2 advertisement interval {advert_int:f}s must be an "
+                     "integer. rounding")
+        advert_int = float(max(1, round(advert_int)))
+    elif version == 3:
+        centis = round(advert_int * 100)
+        if centis > 4095:
+            diag.warning(_loc(raw, "advert_int"),
+                         f"({name}) VRRPv3 advertisement interval {advert_int:f}s is more "
+                         "than 40.95s - using 40.95")
+            centis = 4095
+        advert_int = max(centis, 1) / 100
+
+    strict = raw.get("strict_mode", g.vrrp_strict)
+    nopreempt = raw.get("nopreempt", False)
+    preempt_delay = raw.get("preempt_delay", 0.0)
+    if nopreempt and state == "MASTER":
+        diag.warning(_loc(raw, "nopreempt"),
+                     f"({name}) Warning - nopreempt will not work with initial state MASTER - "
+                     "clearing")
+        nopreempt = False
+    if preempt_delay and state == "MASTER":
+        diag.warning(_loc(raw, "preempt_delay"),
+                     f"({name}) Warning - preempt delay will not work with initial state MASTER "
+                     "- clearing")
+        preempt_delay = 0.0
+
+    auth_type = raw.get("auth_type")
+    auth_pass = raw.get("auth_pass", b"")
+    if auth_type is not None and version == 3:
+        diag.warning(_loc(raw, "authentication"),
+                     f"({name}) authentication is not supported with VRRPv3 - ignoring")
+        auth_type, auth_pass = None, b""
+    if auth_type is not None and not auth_pass:
+        diag.warning(_loc(raw, "authentication"), f"({name}) auth_type set without auth_pass")
+
+    accept = raw.get("accept")
+    lower_prio_no_advert = raw.get("lower_prio_no_advert", g.vrrp_lower_prio_no_advert)
+    higher_prio_send_advert = raw.get("higher_prio_send_advert",
+                                      g.vrrp_higher_prio_send_advert)
+    vmac_xmit_base = raw.get("vmac_xmit_base", False)
+    if strict:
+        if auth_type is not None:
+            diag.warning(_loc(raw, "authentication"),
+                         f"({name}) Strict mode does not support authentication. Ignoring.")
+            auth_type, auth_pass = None, b""
+        if peers:
+            diag.warning(_loc(raw, "unicast_peer"),
+                         f"({name}) Strict mode does not support unicast peers. Ignoring.")
+        if not vips:
+            diag.error(where, f"({name}) Strict mode requires at least one VIP")
+        if state == "MASTER" and priority != 255:
+            diag.warning(_loc(raw, "state"),
+                         f"({name}) Strict mode requires priority 255 for state MASTER - "
+                         "setting BACKUP")
+            state = "BACKUP"
+        if preempt_delay:
+            diag.warning(_loc(raw, "preempt_delay"),
+                         f"({name}) Strict mode does not support preempt_delay. Ignoring.")
+            preempt_delay = 0.0
+        if version == 2 and accept:
+            diag.warning(_loc(raw, "accept"),
+                         f"({name}) Strict mode does not support accept with VRRPv2. Ignoring.")
+            accept = False
+        if vmac_xmit_base:
+            diag.warning(_loc(raw, "vmac_xmit_base"),
+                         f"({name}) Strict mode does not support vmac_xmit_base. Ignoring.")
+            vmac_xmit_base = False
+        if family == "inet6" and vips and not vips[0].address.startswith("fe80:"):
+            diag.warning(where, f"({name}) the first IPv6 VIP address must be link local")
+        lower_prio_no_advert = True
+        higher_prio_send_advert = False
+        if accept is None:
+            accept = priority == 255
+    if accept is None:
+        accept = True
+
+    if not vips:
+        diag.warning(where, f"({name}) No VIP specified; at least one is sensible")
+
+    use_vmac = raw.get("use_vmac")
+    if use_vmac == "":
+        use_vmac = f"vrrp.{vrid}"
+
+    iface_range = (-253, 253)
+    fields.update(
+        track_interfaces=read_track_refs(ctx, raw.get("track_interface", []), name,
+                                         "tracked interface", None, *iface_range),
+        track_scripts=read_track_refs(ctx, raw.get("track_script", []), name, "track script",
+                                      scripts, *iface_range),
+        track_files=read_track_refs(ctx, raw.get("track_file", []), name, "track file",
+                                    files, -254, 254),
+        track_processes=read_track_refs(ctx, raw.get("track_process", []), name,
+                                        "track process", processes, -254, 254),
+    )
+    fields.update(_garp(raw, g))
+    smtp_alert = raw.get("smtp_alert")
+    if smtp_alert is None:
+        smtp_alert = bool(g.smtp_alert_vrrp if g.smtp_alert_vrrp is not None else g.smtp_alert)
+    return m.VrrpInstance(
+        name=name, location=where, state=state, interface=interface, virtual_router_id=vrid,
+        priority=priority, advert_int=advert_int, version=version, family=family,
+        nopreempt=nopreempt, preempt_delay=preempt_delay, auth_type=auth_type,
+        auth_pass=auth_pass if auth_type is not None else b"",
+        virtual_ipaddress=tuple(vips), virtual_ipaddress_excluded=tuple(excluded),
+        unicast_peers=tuple(peers), use_vmac=use_vmac,
+        check_unicast_src=raw.get("check_unicast_src", g.vrrp_check_unicast_src)
+        or any(p.min_ttl != 0 or p.max_ttl != 255 for p in peers),
+        smtp_alert=smtp_alert, lower_prio_no_advert=lower_prio_no_advert,
+        higher_prio_send_advert=higher_prio_send_advert, vmac_xmit_base=vmac_xmit_base,
+        v3_checksum_as_v2=raw.get("v3_checksum_as_v2", g.v3_checksum_as_v2),
+        accept=accept, strict_mode=strict,
+        skip_check_adv_addr=raw.get("skip_check_adv_addr", g.vrrp_skip_check_adv_addr),
+        **{k: v for k, v in fields.items() if k not in ("vmac_xmit_base",)},
+    )
+
+
+def _read_peer(ctx: Context, line: Statement, owner: str) -> m.UnicastPeer | None:
+    address = parse_address(line.keyword)
+    if address is None:
+        ctx.diagnostics.error(line.location, f"({owner}) invalid unicast peer '{line.keyword}'")
+        return None
+    ttl = {"min_ttl": 0, "max_ttl": 255}
+    args = line.args
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word in ttl and i + 1 < len(args):
+            value = _int_or(args[i + 1], None)
+            if value is None or not 0 <= value <= 255:
+                ctx.diagnostics.error(line.location, f"({owner}) invalid {word} '{args[i + 1]}'")
+            else:
+                ttl[word] = value
+            i += 2
+        else:
+            ctx.diagnostics.warning(line.arg_location(i),
+                                    f"({owner}) unknown unicast_peer option '{word}'")
+            i += 1
+    return m.UnicastPeer(address, ttl["min_ttl"], ttl["max_ttl"], line.location)
+
+
+def resolve_sync_group(ctx: Context, raw: Raw, instances: dict[str, m.VrrpInstance],
+                       scripts: set[str], files: set[str],
+                       processes: set[str]) -> m.VrrpSyncGroup | None:
+    """One vrrp_sync_group; members must exist."""
+    name = _name(ctx, raw, "vrrp_sync_group")
+    if name is None:
+        return None
+    members: list[str] = []
+    for member in raw.get("group", []):
+        if member not in instances:
+            ctx.diagnostics.warning(
+                _loc(raw, "group"),
+                f"Virtual router {member} specified in sync group {name} doesn't exist - "
+                "ignoring")
+            continue
+        members.append(member)
+    if not members:
+        ctx.diagnostics.warning(_loc(raw, "self"), f"Sync group {name} has no virtual router(s) "
+                                                   "- removing")
+        return None
+    fields = {k: raw[k] for k in ("notify_master", "notify_backup", "notify_fault",
+                                  "notify_stop", "notify", "smtp_alert", "global_tracking",
+                                  "sync_group_tracking_weight") if k in raw}
+    return m.VrrpSyncGroup(
+        name=name, location=_loc(raw, "self"), group=tuple(members),
+        track_interfaces=read_track_refs(ctx, raw.get("track_interface", []), name,
+                                         "tracked interface", None, -253, 253),
+        track_scripts=read_track_refs(ctx, raw.get("track_script", []), name, "track script",
+                                      scripts, -253, 253),
+        track_files=read_track_refs(ctx, raw.get("track_file", []), name, "track file", files,
+                                    -254, 254),
+        track_processes=read_track_refs(ctx, raw.get("track_process", []), name,
+                                        "track process", processes, -254, 254),
+        **fields,
+    )
+
+
+# --- LVS ------------------------------------------------------------------------------------
+
+_CHECKER_CLASSES: dict[str, type[m.Checker]] = {
+    "HTTP_GET": m.HttpGet, "SSL_GET": m.SslGet, "TCP_CHECK": m.TcpCheck,
+    "SMTP_CHECK": m.SmtpCheck, "DNS_CHECK": m.DnsCheck, "MISC_CHECK": m.MiscCheck,
+    "PING_CHECK": m.PingCheck, "UDP_CHECK": m.UdpCheck, "FILE_CHECK": m.FileCheck,
+}
+_INHERITED = ("connect_timeout", "retry", "delay_before_retry", "warmup", "delay_loop", "alpha")
+
+
+def _resolve_checker(ctx: Context, raw: Raw, server: dict[str, Any],
+                     files: set[str]) -> m.Checker | None:
+    kind: str = raw["kind"]
+    cls = _CHECKER_CLASSES[kind]
+    names = set(cls.__dataclass_fields__)
+    fields: dict[str, Any] = {}
+    for key in _INHERITED:
+        if key in raw:
+            fields[key] = raw[key]
+        elif server.get(key) is not None:
+            fields[key] = server[key]
+    if kind == "DNS_CHECK" and "delay_before_retry" not in fields:
+        fields["delay_before_retry"] = fields.get("delay_loop", 60.0)
+    for key, value in raw.items():
+        if key in names and key not in fields and not key.startswith("@"):
+            fields[key] = value
+    if kind in ("HTTP_GET", "SSL_GET"):
+        urls = []
+        for url in raw.get("urls", []):
+            codes = url.get("status_code")
+            urls.append(m.Url(
+                path=url.get("path", "/"), digest=url.get("digest"),
+                status_code=tuple(codes) if codes else ((200, 299),),
+                virtualhost=url.get("virtualhost"), regex=url.get("regex"),
+                regex_no_match=url.get("regex_no_match", False), location=_loc(url, "self")))
+        if not urls:
+            ctx.diagnostics.warning(_loc(raw, "self"), f"{kind} has no url - the check fails")
+        fields["urls"] = tuple(urls)
+        if "virtualhost" not in fields and server.get("virtualhost") is not None:
+            fields["virtualhost"] = server["virtualhost"]
+    if kind == "MISC_CHECK" and "misc_path" not in raw:
+        ctx.diagnostics.error(_loc(raw, "end"), "MISC_CHECK has no misc_path - removing")
+        return None
+    if kind == "FILE_CHECK":
+        track = raw.get("track_file")
+        if track is None or track not in files:
+            ctx.diagnostics.error(_loc(raw, "self"),
+                                  f"FILE_CHECK track_file {track} not found - removing")
+            return None
+    fields.pop("urls_raw", None)
+    return cls(location=_loc(raw, "self"), **fields)
+
+
+def _ip_and_port(ctx: Context, raw: Raw, what: str) -> tuple[str, int | None] | None:
+    args: list[str] = raw.get("args", [])
+    locs: list[Location] = raw.get("@args", [])
+    where = _loc(raw, "self")
+    if not args:
+        ctx.diagnostics.error(where, f"{what} needs an address")
+        return None
+    address = parse_address(args[0])
+    if address is None:
+        ctx.diagnostics.error(locs[0] if locs else where, f"invalid {what} address '{args[0]}'")
+        return None
+    port: int | None = None
+    if len(args) > 1:
+        port = _int_or(args[1], None)
+        if port is None or not 0 <= port <= 65535:
+            ctx.diagnostics.error(locs[1] if len(locs) > 1 else where,
+                                  f"invalid {what} port '{args[1]}'")
+            return None
+    return address, port
+
+
+def resolve_virtual_server(ctx: Context, raw: Raw, groups: set[str],
+                           files: set[str]) -> m.VirtualServer | None:
+    """One virtual_server with its real servers and checkers."""
+    diag = ctx.diagnostics
+    args: list[str] = raw.get("args", [])
+    where = _loc(raw, "self")
+    fields: dict[str, Any] = {}
+    if args[:1] == ["fwmark"]:
+        mark = _int_or(args[1], None) if len(args) > 1 else None
+        if mark is None or not 1 <= mark <= 2**32 - 1:
+            diag.error(where, "virtual_server fwmark needs a mark in [1, 4294967295]")
+            return None
+        fields["fwmark"] = mark
+        label = f"FWM {mark}"
+        if "protocol" in raw:
+            diag.warning(_loc(raw, "protocol"), f"Warning: Virtual server {label}: protocol "
+                                                "specified for fwmark - protocol will be ignored")
+    elif args[:1] == ["group"]:
+        if len(args) < 2 or args[1] not in groups:
+            diag.error(where, f"virtual_server group {args[1] if len(args) > 1 else ''} "
+                              "is not defined")
+            return None
+        fields["group"] = args[1]
+        label = f"group {args[1]}"
+    else:
+        parsed = _ip_and_port(ctx, raw, "virtual_server")
+        if parsed is None:
+            return None
+        fields["ip"], fields["port"] = parsed
+        label = f"[{fields['ip']}]:{fields['port']}"
+        if fields["port"] is None and "persistence_timeout" not in raw:
+            diag.error(where, f"Virtual server {label}: a port is needed unless persistent")
+            return None
+        if "protocol" not in raw:
+            diag.warning(where, f"Virtual server {label}: no protocol set - defaulting to TCP")
+    if "lvs_sched" not in raw:
+        diag.warning(where, f"Virtual server {label}: no scheduler set, setting default 'wlc'")
+    if "lvs_method" not in raw:
+        diag.warning(where, f"Virtual server {label}: no forwarding method set, setting "
+                            "default NAT")
+    for key in ("protocol", "lvs_sched", "lvs_method", "persistence_timeout",
+                "persistence_granularity", "persistence_engine", "delay_loop", "connect_timeout",
+                "retry", "delay_before_retry", "warmup", "virtualhost", "sorry_server_inhibit",
+                "alpha", "omega", "quorum", "hysteresis", "quorum_up", "quorum_down",
+                "inhibit_on_failure", "ha_suspend", "ops", "smtp_alert", "family"):
+        if key in raw:
+            fields[key] = raw[key]
+    if "ip" in fields and fields["ip"] is not None and ":" in fields["ip"]:
+        fields["family"] = "inet6"
+    if "sorry_server" in raw:
+        ip, port, sorry_where = raw["sorry_server"]
+        address = parse_address(ip)
+        if address is None:
+            diag.error(sorry_where, f"invalid sorry_server address '{ip}'")
+        else:
+            fields["sorry_server"] = (address, port)
+    inherited = {k: raw.get(k) for k in (*_INHERITED, "virtualhost")}
+    inherited.setdefault("delay_loop", None)
+    servers: list[m.RealServer] = []
+    seen: set[tuple[str, int | None]] = set()
+    for rs_raw in raw.get("real_servers", []):
+        rs = _resolve_real_server(ctx, rs_raw, inherited, files, fields.get("port"))
+        if rs is None:
+            continue
+        server_key = (rs.ip, rs.port)
+        if server_key in seen:
+            diag.warning(rs.location, f"VS {label}: real server [{rs.ip}]:{rs.port} is "
+                                      "duplicated - removing second rs")
+            continue
+        seen.add(server_key)
+        servers.append(rs)
+    return m.VirtualServer(location=where, real_servers=tuple(servers), **fields)
+
+
+def _resolve_real_server(ctx: Context, raw: Raw, vs: dict[str, Any], files: set[str],
+                         vs_port: int | None) -> m.RealServer | None:
+    parsed = _ip_and_port(ctx, raw, "real_server")
+    if parsed is None:
+        return None
+    ip, port = parsed
+    if port is None:
+        port = vs_port
+    server = dict(vs)
+    for key in (*_INHERITED, "virtualhost"):
+        if key in raw:
+            server[key] = raw[key]
+    checkers = [c for c in (_resolve_checker(ctx, c_raw, server, files)
+                            for c_raw in raw.get("checkers", [])) if c is not None]
+    fields = {k: raw[k] for k in ("weight", "lvs_method", "inhibit_on_failure", "notify_up",
+                                  "notify_down", "uthreshold", "lthreshold", "smtp_alert",
+                                  "virtualhost", "alpha") if k in raw}
+    return m.RealServer(ip=ip, port=port, location=_loc(raw, "self"),
+                        checkers=tuple(checkers), **fields)
+
+
+def resolve_server_group(ctx: Context, raw: Raw) -> m.VirtualServerGroup | None:
+    """One virtual_server_group: address (range) and port lines, or fwmark lines."""
+    name = _name(ctx, raw, "virtual_server_group")
+    if name is None:
+        return None
+    members: list[m.VirtualServerGroupMember] = []
+    for line in raw.get("lines", []):
+        words = line.words()
+        if words[0] == "fwmark":
+            mark = _int_or(words[1], None) if len(words) > 1 else None
+            if mark is None:
+                ctx.diagnostics.error(line.location, "fwmark needs a number")
+                continue
+            family: m.Family | None = None
+            if len(words) > 2 and words[2] in ("inet", "inet6"):
+                family = "inet6" if words[2] == "inet6" else "inet"
+            members.append(m.VirtualServerGroupMember(fwmark=mark, family=family,
+                                                      location=line.location))
+            continue
+        member = _read_group_address(ctx, line, words)
+        if member is not None:
+            members.append(member)
+    return m.VirtualServerGroup(name=name, location=_loc(raw, "self"), members=tuple(members))
+
+
+def _read_group_address(ctx: Context, line: Statement,
+                        words: list[str]) -> m.VirtualServerGroupMember | None:
+    text = words[0]
+    port = None
+    if len(words) > 1:
+        port = _int_or(words[1], None)
+        if port is None or not 0 <= port <= 65535:
+            ctx.diagnostics.error(line.location, f"invalid port '{words[1]}'")
+            return None
+    range_end: str | None = None
+    if "/" in text:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            ctx.diagnostics.error(line.location, f"invalid address range '{text}'")
+            return None
+        start, range_end = str(network.network_address), str(network.broadcast_address)
+    elif "-" in text:
+        first, _, last = text.partition("-")
+        start_addr = parse_address(first)
+        if start_addr is None:
+            ctx.diagnostics.error(line.location, f"invalid address range '{text}'")
+            return None
+        start = start_addr
+        if parse_address(last) is not None:
+            range_end = parse_address(last)
+        else:
+            sep = ":" if ":" in start else "."
+            head = start.rsplit(sep, 1)[0] if sep == "." else first.rsplit(":", 1)[0]
+            range_end = parse_address(f"{head}{sep}{last}")
+        if range_end is None:
+            ctx.diagnostics.error(line.location, f"invalid address range '{text}'")
+            return None
+    else:
+        address = parse_address(text)
+        if address is None:
+            ctx.diagnostics.error(line.location, f"invalid address '{text}'")
+            return None
+        start = address
+    return m.VirtualServerGroupMember(ip=start, range_end=range_end, port=port,
+                                      location=line.location)
+
+
+# --- the whole config -----------------------------------------------------------------------
+
+
+def resolve(ctx: Context, raw: Raw, files: tuple[str, ...]) -> m.Config:
+    """Build the Config from the top-level raw dict."""
+    diag = ctx.diagnostics
+    g = resolve_globals(raw.get("global_defs", []))
+    scripts = resolve_scripts(ctx, raw.get("vrrp_scripts", []))
+    track_files = resolve_track_files(ctx, raw.get("track_files", []))
+    processes = resolve_track_processes(ctx, raw.get("track_processes", []))
+    if scripts and not g.enable_script_security and os.geteuid() == 0 and any(
+        _script_exists(s.script) for s in scripts.values() if s.script is not None
+    ):
+        first = next(iter(scripts.values()))
+        diag.warning(first.location, "SECURITY VIOLATION - scripts are being executed but "
+                                     "script_security not enabled.")
+    script_names, file_names, process_names = set(scripts), set(track_files), set(processes)
+    static_addresses = [a for a in (read_address(ctx, line, static=True)
+                                    for line in raw.get("static_ipaddress", []))
+                        if a is not None]
+    static_routes = [r for r in (read_route(ctx, line, False)
+                                 for line in raw.get("static_routes", [])) if r is not None]
+    static_rules = [r for r in (read_rule(ctx, line) for line in raw.get("static_rules", []))
+                    if r is not None]
+    instances: dict[str, m.VrrpInstance] = {}
+    for inst_raw in raw.get("vrrp_instances", []):
+        args = inst_raw.get("args", [])
+        if args and args[0] in instances:
+            diag.error(_loc(inst_raw, "self"), f"vrrp instance {args[0]} already defined")
+            continue
+        inst = resolve_instance(ctx, inst_raw, g, script_names, file_names, process_names)
+        if inst is not None:
+            instances[inst.name] = inst
+    _check_duplicate_vrids(ctx, list(instances.values()))
+    groups: list[m.VrrpSyncGroup] = []
+    for group_raw in raw.get("vrrp_sync_groups", []):
+        group = resolve_sync_group(ctx, group_raw, instances, script_names, file_names,
+                                   process_names)
+        if group is None:
+            continue
+        for member in group.group:
+            current = instances[member]
+            if current.sync_group is not None:
+                diag.warning(group.location, f"VRRP instance {member} is already in sync group "
+                                             f"{current.sync_group} - ignoring")
+                continue
+            instances[member] = _with_group(current, group.name)
+        groups.append(group)
+    vsgs = [g_ for g_ in (resolve_server_group(ctx, r)
+                          for r in raw.get("virtual_server_groups", [])) if g_ is not None]
+    group_names = {v.name for v in vsgs}
+    servers = [s for s in (resolve_virtual_server(ctx, r, group_names, file_names)
+                           for r in raw.get("virtual_servers", [])) if s is not None]
+    return m.Config(
+        global_defs=g, vrrp_instances=tuple(instances.values()), vrrp_sync_groups=tuple(groups),
+        vrrp_scripts=tuple(scripts.values()), track_files=tuple(track_files.values()),
+        track_processes=tuple(processes.values()), virtual_servers=tuple(servers),
+        virtual_server_groups=tuple(vsgs), static_ipaddress=tuple(static_addresses),
+        static_routes=tuple(static_routes), static_rules=tuple(static_rules), files=files,
+    )
+
+
+def _with_group(inst: m.VrrpInstance, group: str) -> m.VrrpInstance:
+    from dataclasses import replace
+
+    return replace(inst, sync_group=group)
+
+
+def _check_duplicate_vrids(ctx: Context, instances: list[m.VrrpInstance]) -> None:
+    seen: dict[tuple[str | None, str, int, bool], m.VrrpInstance] = {}
+    for inst in instances:
+        key = (inst.interface, inst.family, inst.virtual_router_id, bool(inst.unicast_peers))
+        other = seen.get(key)
+        if other is None:
+            seen[key] = inst
+            continue
+        if inst.unicast_peers and not {p.address for p in inst.unicast_peers} & {
+            p.address for p in other.unicast_peers
+        }:
+            continue
+        family = "IPv6" if inst.family == "inet6" else "IPv4"
+        ctx.diagnostics.warning(
+            inst.location,
+            f"{other.name} and {inst.name} both use VRID {inst.virtual_router_id} with {family} "
+            f"on interface {inst.interface}")

@@ -1,0 +1,73 @@
+"""`fastvrrp check` against `keepalived -t` on keepalived's own sample configs.
+
+Both run in the same fresh network namespace (only `lo`), so their missing-interface
+warnings agree. The exit codes must be equal, and every line keepalived names must be named
+by fastvrrp too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SAMPLES = Path("/usr/share/doc/keepalived/samples")
+SAMPLE_FILES = sorted(SAMPLES.glob("keepalived.conf.*")) if SAMPLES.is_dir() else []
+_NAMED_LINE = re.compile(r"\((?P<file>[^():]+): Line (?P<line>\d+)\)")
+_OUR_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):\d+: (?:fatal|error|warning|note): ",
+                       re.M)
+
+pytestmark = [
+    pytest.mark.interop,
+    pytest.mark.netns,
+    pytest.mark.skipif(shutil.which("keepalived") is None, reason="keepalived is not installed"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for a network namespace"),
+    pytest.mark.skipif(not SAMPLE_FILES, reason="keepalived's samples are not installed"),
+]
+
+
+@pytest.fixture(scope="module")
+def namespace() -> Iterator[str]:
+    name = "fvck" + secrets.token_hex(3)
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def _keepalived(namespace: str, path: Path) -> tuple[int, set[int]]:
+    proc = subprocess.run(
+        ["ip", "netns", "exec", namespace, "keepalived", "-t", "-n", "-l", "-D", "-G",
+         "-f", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    text = proc.stdout + proc.stderr
+    lines = {int(m["line"]) for m in _NAMED_LINE.finditer(text) if m["file"] == str(path)}
+    return proc.returncode, lines
+
+
+def _fastvrrp(namespace: str, path: Path) -> tuple[int, set[int], str]:
+    proc = subprocess.run(
+        ["ip", "netns", "exec", namespace, sys.executable, "-m", "fastvrrp.cli", "check",
+         "-f", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert "Traceback" not in proc.stderr
+    lines = {int(m["line"]) for m in _OUR_LINE.finditer(proc.stderr) if m["file"] == str(path)}
+    return proc.returncode, lines, proc.stderr
+
+
+@pytest.mark.parametrize("sample", SAMPLE_FILES, ids=lambda p: p.name)
+def test_check_agrees_with_keepalived(namespace: str, sample: Path) -> None:
+    ka_code, ka_lines = _keepalived(namespace, sample)
+    fv_code, fv_lines, report = _fastvrrp(namespace, sample)
+    assert fv_code == ka_code, report
+    assert ka_lines <= fv_lines, f"keepalived names {sorted(ka_lines - fv_lines)}:\n{report}"
