@@ -198,7 +198,9 @@ def test_teardown_happens_when_the_body_raises_with_processes_running(
         spawned = lab.spawn("r1", ["sleep", "60"])
         lab.start_responder("r2")
         # Started behind the lab's back: teardown still finds it by its namespace.
-        stray = subprocess.Popen(["ip", "netns", "exec", lab.namespace("client"), "sleep", "60"])
+        ns = lab.namespace("client")
+        stray = subprocess.Popen(["ip", "netns", "exec", ns, "sleep", "60"])
+        assert lab.wait_for(lambda: stray.pid in lab_netns.pids_in([ns]), timeout=2.0)
         raise RuntimeError("boom")
     assert not any(lab_netns.exists(ns) for ns in lab.namespaces)
     assert spawned.returncode is not None
@@ -269,6 +271,25 @@ def test_signal_or_exit_during_a_lab_leaves_nothing_behind(
         lab_netns.kill_all_in(leftovers)
         lab_netns.delete(leftovers)
     assert leftovers == []
+    assert Lab.wait_for(lambda: not _alive(pid), timeout=2.0)
+
+
+@netns
+def test_a_sigkilled_lab_is_swept_by_the_next_run(netns_ready: str | None) -> None:
+    if netns_ready is not None:
+        pytest.skip(netns_ready)
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, "with"], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    info = json.loads(child.stdout.readline())
+    child.kill()  # nothing can run in the child now: its lab stays behind
+    child.wait(timeout=10)
+    names, pid = info["namespaces"], info["pid"]
+    assert all(lab_netns.exists(n) for n in names)
+    swept = lab_netns.sweep_stale()
+    assert set(names) <= set(swept)
+    assert not any(lab_netns.exists(n) for n in names)
     assert Lab.wait_for(lambda: not _alive(pid), timeout=2.0)
 
 

@@ -58,9 +58,17 @@ class LabError(RuntimeError):
     """Building the lab or running a command in it failed."""
 
 
+class LabTerminated(KeyboardInterrupt):
+    """SIGTERM arrived while a lab was up.
+
+    It is a KeyboardInterrupt so that it unwinds like Ctrl-C: `except Exception` does not
+    swallow it, `with Lab()` blocks tear down, and pytest stops the run (after its teardowns).
+    """
+
+
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """Turn SIGTERM into SystemExit so `with Lab()` blocks unwind and tear down."""
-    raise SystemExit(128 + signum)
+    """Turn SIGTERM into LabTerminated so `with Lab()` blocks unwind and tear down."""
+    raise LabTerminated(f"signal {signum}")
 
 
 @contextmanager
@@ -144,6 +152,7 @@ class Lab:
         self._processes: list[LabProcess] = []
         self._captures: list[Capture] = []
         self._created: list[str] = []
+        self._owner_record: str | None = None
         self._owner_pid = os.getpid()
         self._sigterm_installed = False
         self._started = False
@@ -224,6 +233,7 @@ class Lab:
         topo = self.topology
         sw = self.namespace(topo.switch)
         self._created = list(self.namespaces)
+        self._owner_record = netns.write_owner(self.id, self._created)
         netns.create(self._created)
         netns.write_sysctls(sw, SWITCH_SYSCTLS)
         for host in self.hosts:
@@ -294,6 +304,8 @@ class Lab:
         remaining = netns.delete(self._created)
         if remaining:
             self.teardown_errors.append(f"namespaces not deleted: {remaining}")
+        elif self._owner_record is not None:
+            attempt("remove owner record", partial(os.unlink, self._owner_record))
         if self._own_workdir and not self._keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -169,3 +169,53 @@ def delete(names: Iterable[str]) -> list[str]:
         with contextlib.suppress(NamespaceError):
             ip_batch((f"netns del {n}" for n in present), force=True)
     return [n for n in present if exists(n)]
+
+
+# Owner records: a lab writes one before it creates namespaces and removes it after teardown.
+# If the owner was SIGKILLed, `sweep_stale` finds the record of a dead process and cleans up.
+OWNERS_DIR = "/run/fastvrrp-lab"
+
+
+def _start_time(pid: int) -> str | None:
+    """The process start time (clock ticks since boot), which tells pid reuse apart."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def write_owner(lab_id: str, names: Iterable[str]) -> str:
+    """Record that this process owns namespaces `names`; return the record's path."""
+    os.makedirs(OWNERS_DIR, exist_ok=True)
+    record = os.path.join(OWNERS_DIR, lab_id)
+    pid = os.getpid()
+    with open(record, "w") as f:
+        f.write(f"{pid} {_start_time(pid)}\n" + "\n".join(names) + "\n")
+    return record
+
+
+def sweep_stale() -> list[str]:
+    """Delete namespaces recorded by labs whose owner process is gone; return their names."""
+    try:
+        records = os.listdir(OWNERS_DIR)
+    except FileNotFoundError:
+        return []
+    swept: list[str] = []
+    for entry in records:
+        record = os.path.join(OWNERS_DIR, entry)
+        try:
+            with open(record) as f:
+                head, *names = f.read().split("\n")
+            pid, started = head.split()
+        except (OSError, ValueError):
+            continue
+        if _start_time(int(pid)) == started:
+            continue  # the owner is alive: its lab is in use
+        names = [n for n in names if n]
+        kill_all_in(names)
+        if not delete(names):
+            swept += names
+            with contextlib.suppress(OSError):
+                os.unlink(record)
+    return swept

@@ -45,6 +45,7 @@ def netns_ready() -> str | None:
 @pytest.fixture(scope="session")
 def lab_namespaces_made() -> Iterator[list[str]]:
     """Every namespace a lab fixture made in this session; checked to be gone at the end."""
+    netns.sweep_stale()  # labs of earlier runs that were SIGKILLed
     made: list[str] = []
     yield made
     left = [n for n in made if netns.exists(n)]
