@@ -126,7 +126,11 @@ pub fn push_addr_request(buf: &mut Vec<u8>, op: AddrOp, req: &AddrRequest, seq: 
     };
     let start = start_message(buf, ty, flags, seq);
     let (bytes, len, family) = ip_bytes(&req.addr);
-    let ifa_flags: u8 = if family == AF_INET6 && op == AddrOp::Add { IFA_F_NODAD as u8 } else { 0 };
+    let ifa_flags: u8 = if family == AF_INET6 && op == AddrOp::Add {
+        IFA_F_NODAD as u8
+    } else {
+        0
+    };
     // struct ifaddrmsg
     buf.push(family);
     buf.push(req.prefix);
@@ -196,7 +200,12 @@ pub fn messages(buf: &[u8]) -> impl Iterator<Item = Message<'_>> {
         let payload = rest.get(NLMSG_HDR_LEN..len)?;
         let aligned = (len + 3) & !3;
         rest = rest.get(aligned..).unwrap_or(&[]);
-        Some(Message { ty, flags, seq, payload })
+        Some(Message {
+            ty,
+            flags,
+            seq,
+            payload,
+        })
     })
 }
 
@@ -243,7 +252,12 @@ pub fn parse_link(payload: &[u8]) -> Option<Link> {
     let hdr = payload.get(..16)?;
     let ifindex = u32::from_ne_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
     let flags = u32::from_ne_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
-    let mut link = Link { ifindex, name: String::new(), flags, mac: None };
+    let mut link = Link {
+        ifindex,
+        name: String::new(),
+        flags,
+        mac: None,
+    };
     for (ty, data) in attrs(payload.get(16..)?) {
         match ty {
             IFLA_IFNAME => {
@@ -288,8 +302,12 @@ pub fn parse_addr(payload: &[u8]) -> Option<Addr> {
     let mut address = None;
     for (ty, data) in attrs(payload.get(8..)?) {
         let ip = match (family, data.len()) {
-            (AF_INET, 4) => <[u8; 4]>::try_from(data).ok().map(|b| IpAddr::V4(Ipv4Addr::from(b))),
-            (AF_INET6, 16) => <[u8; 16]>::try_from(data).ok().map(|b| IpAddr::V6(Ipv6Addr::from(b))),
+            (AF_INET, 4) => <[u8; 4]>::try_from(data)
+                .ok()
+                .map(|b| IpAddr::V4(Ipv4Addr::from(b))),
+            (AF_INET6, 16) => <[u8; 16]>::try_from(data)
+                .ok()
+                .map(|b| IpAddr::V6(Ipv6Addr::from(b))),
             _ => None,
         };
         match ty {
@@ -305,7 +323,12 @@ pub fn parse_addr(payload: &[u8]) -> Option<Addr> {
     }
     // IFA_LOCAL is the interface's own address; IFA_ADDRESS is the peer on point-to-point links.
     let addr = local.or(address)?;
-    Some(Addr { ifindex, addr, prefix, flags })
+    Some(Addr {
+        ifindex,
+        addr,
+        prefix,
+        flags,
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -352,7 +375,12 @@ impl Rtnl {
         sys::bind_netlink(fd.as_fd(), 0)?;
         sys::set_blocking(fd.as_fd())?;
         sys::set_recv_timeout(fd.as_fd(), 1000)?;
-        Ok(Self { fd, seq: 1, out: Vec::with_capacity(4096), inbuf: vec![0; 64 * 1024] })
+        Ok(Self {
+            fd,
+            seq: 1,
+            out: Vec::with_capacity(4096),
+            inbuf: vec![0; 64 * 1024],
+        })
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -362,7 +390,12 @@ impl Rtnl {
 
     /// Add or remove a batch of addresses in one send; waits for every ACK.
     /// Returns one result per request, in order ("already there" / "already gone" count as Ok).
-    pub fn change_addrs(&mut self, op: AddrOp, reqs: &[AddrRequest], results: &mut Vec<io::Result<()>>) -> io::Result<()> {
+    pub fn change_addrs(
+        &mut self,
+        op: AddrOp,
+        reqs: &[AddrRequest],
+        results: &mut Vec<io::Result<()>>,
+    ) -> io::Result<()> {
         results.clear();
         if reqs.is_empty() {
             return Ok(());
@@ -383,7 +416,9 @@ impl Rtnl {
                     continue;
                 }
                 let idx = msg.seq.wrapping_sub(first) as usize;
-                let Some(slot) = pending.get_mut(idx) else { continue };
+                let Some(slot) = pending.get_mut(idx) else {
+                    continue;
+                };
                 if slot.is_some() {
                     continue;
                 }
@@ -415,7 +450,11 @@ impl Rtnl {
                     NLMSG_DONE => return Ok(()),
                     NLMSG_ERROR => {
                         let errno = error_code(msg.payload).map_or(0, |e| -e);
-                        return if errno == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(errno)) };
+                        return if errno == 0 {
+                            Ok(())
+                        } else {
+                            Err(io::Error::from_raw_os_error(errno))
+                        };
                     }
                     _ => each(&msg),
                 }
@@ -457,7 +496,10 @@ impl RtnlEvents {
     pub fn open() -> io::Result<Self> {
         let fd = sys::socket(sys::SocketKind::Netlink)?;
         sys::bind_netlink(fd.as_fd(), GROUPS_LINK_AND_ADDR)?;
-        Ok(Self { fd, buf: vec![0; 64 * 1024] })
+        Ok(Self {
+            fd,
+            buf: vec![0; 64 * 1024],
+        })
     }
 
     pub fn fd(&self) -> BorrowedFd<'_> {
@@ -502,7 +544,11 @@ mod tests {
         expected.extend_from_slice(&0u32.to_ne_bytes());
         expected.extend_from_slice(&[2, 24, 0, 0]);
         expected.extend_from_slice(&3u32.to_ne_bytes());
-        for (ty, data) in [(2u16, &[198u8, 18, 0, 100][..]), (1, &[198, 18, 0, 100]), (4, &[198, 18, 0, 255])] {
+        for (ty, data) in [
+            (2u16, &[198u8, 18, 0, 100][..]),
+            (1, &[198, 18, 0, 100]),
+            (4, &[198, 18, 0, 255]),
+        ] {
             expected.extend_from_slice(&8u16.to_ne_bytes());
             expected.extend_from_slice(&ty.to_ne_bytes());
             expected.extend_from_slice(data);
@@ -545,7 +591,9 @@ mod tests {
             buf.extend_from_slice(&err.to_ne_bytes());
             buf.extend_from_slice(&[0u8; 16]); // the original header (capped ack)
         }
-        let codes: Vec<_> = messages(&buf).map(|m| (m.seq, error_code(m.payload))).collect();
+        let codes: Vec<_> = messages(&buf)
+            .map(|m| (m.seq, error_code(m.payload)))
+            .collect();
         assert_eq!(codes, vec![(5, Some(0)), (6, Some(-17))]);
     }
 
@@ -565,7 +613,10 @@ mod tests {
         assert_eq!(parsed.mac, Some([2, 0, 0x5e, 0, 1, 7]));
         assert!(parsed.is_running());
 
-        let addr = [10u8, 64, 0x80, 253, 4, 0, 0, 0, 20, 0, 1, 0, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let addr = [
+            10u8, 64, 0x80, 253, 4, 0, 0, 0, 20, 0, 1, 0, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 1,
+        ];
         let parsed = parse_addr(&addr[..]).expect("addr");
         let expected_ifindex = u32::from_ne_bytes([4, 0, 0, 0]);
         assert_eq!(parsed.ifindex, expected_ifindex);
@@ -585,8 +636,17 @@ mod tests {
 
     #[test]
     fn broadcast_is_the_top_of_the_prefix() {
-        assert_eq!(broadcast_of(Ipv4Addr::new(198, 18, 0, 100), 24), Ipv4Addr::new(198, 18, 0, 255));
-        assert_eq!(broadcast_of(Ipv4Addr::new(198, 18, 0, 100), 32), Ipv4Addr::new(198, 18, 0, 100));
-        assert_eq!(broadcast_of(Ipv4Addr::new(198, 18, 0, 100), 0), Ipv4Addr::BROADCAST);
+        assert_eq!(
+            broadcast_of(Ipv4Addr::new(198, 18, 0, 100), 24),
+            Ipv4Addr::new(198, 18, 0, 255)
+        );
+        assert_eq!(
+            broadcast_of(Ipv4Addr::new(198, 18, 0, 100), 32),
+            Ipv4Addr::new(198, 18, 0, 100)
+        );
+        assert_eq!(
+            broadcast_of(Ipv4Addr::new(198, 18, 0, 100), 0),
+            Ipv4Addr::BROADCAST
+        );
     }
 }

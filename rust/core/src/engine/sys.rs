@@ -60,10 +60,18 @@ pub fn epoll_create() -> io::Result<OwnedFd> {
 
 /// Watch `fd` for input; `token` comes back in [`Ready`].
 pub fn epoll_add(epoll: BorrowedFd<'_>, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
-    let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: token };
+    let mut ev = libc::epoll_event {
+        events: libc::EPOLLIN as u32,
+        u64: token,
+    };
     // SAFETY: both fds are open (borrowed); `ev` is a valid epoll_event the kernel copies.
     check(unsafe {
-        libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_ADD, fd.as_raw_fd(), &mut ev)
+        libc::epoll_ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_ADD,
+            fd.as_raw_fd(),
+            &mut ev,
+        )
     })
     .map(drop)
 }
@@ -72,7 +80,12 @@ pub fn epoll_del(epoll: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
     let mut ev = libc::epoll_event { events: 0, u64: 0 };
     // SAFETY: both fds are open (borrowed); `ev` is ignored by the kernel for EPOLL_CTL_DEL.
     check(unsafe {
-        libc::epoll_ctl(epoll.as_raw_fd(), libc::EPOLL_CTL_DEL, fd.as_raw_fd(), &mut ev)
+        libc::epoll_ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_DEL,
+            fd.as_raw_fd(),
+            &mut ev,
+        )
     })
     .map(drop)
 }
@@ -87,7 +100,11 @@ pub fn epoll_wait(epoll: BorrowedFd<'_>, out: &mut [Ready]) -> io::Result<usize>
     let ret = unsafe { libc::epoll_wait(epoll.as_raw_fd(), evs.as_mut_ptr(), n, -1) };
     if ret < 0 {
         let err = io::Error::last_os_error();
-        return if err.kind() == io::ErrorKind::Interrupted { Ok(0) } else { Err(err) };
+        return if err.kind() == io::ErrorKind::Interrupted {
+            Ok(0)
+        } else {
+            Err(err)
+        };
     }
     let count = usize::try_from(ret).unwrap_or(0);
     for (slot, ev) in out.iter_mut().zip(evs.iter()).take(count) {
@@ -101,7 +118,10 @@ pub fn epoll_wait(epoll: BorrowedFd<'_>, out: &mut [Ready]) -> io::Result<usize>
 pub fn timerfd_create() -> io::Result<OwnedFd> {
     // SAFETY: plain syscall with constant flags.
     owned(unsafe {
-        libc::timerfd_create(libc::CLOCK_MONOTONIC, libc::TFD_CLOEXEC | libc::TFD_NONBLOCK)
+        libc::timerfd_create(
+            libc::CLOCK_MONOTONIC,
+            libc::TFD_CLOEXEC | libc::TFD_NONBLOCK,
+        )
     })
 }
 
@@ -112,12 +132,18 @@ pub fn timerfd_set(timer: BorrowedFd<'_>, at_ns: Option<u64>) -> io::Result<()> 
     if let Some(at) = at_ns {
         // 0 would disarm: a deadline at time 0 is already past, so 1 ns fires at once.
         let at = at.max(1);
-        spec.it_value.tv_sec = libc::time_t::try_from(at / 1_000_000_000).unwrap_or(libc::time_t::MAX);
+        spec.it_value.tv_sec =
+            libc::time_t::try_from(at / 1_000_000_000).unwrap_or(libc::time_t::MAX);
         spec.it_value.tv_nsec = (at % 1_000_000_000) as libc::c_long;
     }
     // SAFETY: the fd is an open timerfd; `spec` is valid; the old value is not wanted (null).
     check(unsafe {
-        libc::timerfd_settime(timer.as_raw_fd(), libc::TFD_TIMER_ABSTIME, &spec, std::ptr::null_mut())
+        libc::timerfd_settime(
+            timer.as_raw_fd(),
+            libc::TFD_TIMER_ABSTIME,
+            &spec,
+            std::ptr::null_mut(),
+        )
     })
     .map(drop)
 }
@@ -180,16 +206,32 @@ pub fn socket(kind: SocketKind) -> io::Result<OwnedFd> {
     owned(unsafe { libc::socket(domain, ty | flags, proto) })
 }
 
-fn setsockopt_raw<T>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, val: &T) -> io::Result<()> {
+fn setsockopt_raw<T>(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    val: &T,
+) -> io::Result<()> {
     // SAFETY: `val` points to a live `T` of `size_of::<T>()` bytes; the kernel copies it.
     check(unsafe {
-        libc::setsockopt(fd.as_raw_fd(), level, name, (val as *const T).cast(), socklen::<T>())
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (val as *const T).cast(),
+            socklen::<T>(),
+        )
     })
     .map(drop)
 }
 
 /// setsockopt with an `int` value.
-pub fn set_int(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, val: libc::c_int) -> io::Result<()> {
+pub fn set_int(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    val: libc::c_int,
+) -> io::Result<()> {
     setsockopt_raw(fd, level, name, &val)
 }
 
@@ -199,17 +241,27 @@ pub fn bind_to_device(fd: BorrowedFd<'_>, ifname: &str) -> io::Result<()> {
     let len = libc::socklen_t::try_from(name.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
     // SAFETY: `name` is valid for `len` bytes; the kernel copies at most IFNAMSIZ of them.
     check(unsafe {
-        libc::setsockopt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_BINDTODEVICE, name.as_ptr().cast(), len)
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_BINDTODEVICE,
+            name.as_ptr().cast(),
+            len,
+        )
     })
     .map(drop)
 }
 
 fn in_addr(a: Ipv4Addr) -> libc::in_addr {
-    libc::in_addr { s_addr: u32::from_ne_bytes(a.octets()) }
+    libc::in_addr {
+        s_addr: u32::from_ne_bytes(a.octets()),
+    }
 }
 
 fn in6_addr(a: Ipv6Addr) -> libc::in6_addr {
-    libc::in6_addr { s6_addr: a.octets() }
+    libc::in6_addr {
+        s6_addr: a.octets(),
+    }
 }
 
 fn ifindex_int(ifindex: u32) -> io::Result<libc::c_int> {
@@ -238,7 +290,10 @@ pub fn multicast_if_v4(fd: BorrowedFd<'_>, ifindex: u32) -> io::Result<()> {
 
 /// IPV6_ADD_MEMBERSHIP for `group` on the interface `ifindex`.
 pub fn join_v6(fd: BorrowedFd<'_>, group: Ipv6Addr, ifindex: u32) -> io::Result<()> {
-    let mreq = libc::ipv6_mreq { ipv6mr_multiaddr: in6_addr(group), ipv6mr_interface: ifindex };
+    let mreq = libc::ipv6_mreq {
+        ipv6mr_multiaddr: in6_addr(group),
+        ipv6mr_interface: ifindex,
+    };
     setsockopt_raw(fd, libc::IPPROTO_IPV6, libc::IPV6_ADD_MEMBERSHIP, &mreq)
 }
 
@@ -250,7 +305,11 @@ pub fn bind_netlink(fd: BorrowedFd<'_>, groups: u32) -> io::Result<()> {
     sa.nl_groups = groups;
     // SAFETY: `sa` is a valid sockaddr_nl of the given length.
     check(unsafe {
-        libc::bind(fd.as_raw_fd(), (&sa as *const libc::sockaddr_nl).cast(), socklen::<libc::sockaddr_nl>())
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_nl).cast(),
+            socklen::<libc::sockaddr_nl>(),
+        )
     })
     .map(drop)
 }
@@ -269,7 +328,8 @@ pub fn set_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: F_GETFL/F_SETFL on an open fd with integer flags.
     let flags = check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETFL) })?;
     // SAFETY: as above.
-    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) }).map(drop)
+    check(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) })
+        .map(drop)
 }
 
 /// What `recvmsg` learnt about a received IP packet.
@@ -298,7 +358,10 @@ pub fn recv_ip(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
     // SAFETY: an all-zero sockaddr_storage is valid.
     let mut from: libc::sockaddr_storage = unsafe { zeroed() };
     let mut cmsg = CmsgBuf([0; 128]);
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
     // SAFETY: an all-zero msghdr is valid; the pointers are set below.
     let mut msg: libc::msghdr = unsafe { zeroed() };
     msg.msg_name = (&mut from as *mut libc::sockaddr_storage).cast();
@@ -314,18 +377,32 @@ pub fn recv_ip(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
     let src = match libc::c_int::from(from.ss_family) {
         libc::AF_INET => {
             // SAFETY: the kernel wrote a sockaddr_in (family AF_INET) into the storage.
-            let sin = unsafe { &*(&from as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sin =
+                unsafe { &*(&from as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
         }
         libc::AF_INET6 => {
             // SAFETY: the kernel wrote a sockaddr_in6 (family AF_INET6) into the storage.
-            let sin6 = unsafe { &*(&from as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let sin6 =
+                unsafe { &*(&from as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
             IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
         }
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidData, "no source address")),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no source address",
+            ))
+        }
     };
 
-    let mut out = Received { len, truncated, src, dst: None, ifindex: 0, ttl: None };
+    let mut out = Received {
+        len,
+        truncated,
+        src,
+        dst: None,
+        ifindex: 0,
+        ttl: None,
+    };
     // SAFETY: `msg` was filled by recvmsg; CMSG_FIRSTHDR/NXTHDR stay within msg_controllen.
     let mut hdr = unsafe { libc::CMSG_FIRSTHDR(&msg) };
     while !hdr.is_null() {
@@ -339,7 +416,9 @@ pub fn recv_ip(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
                 (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
                     let info = std::ptr::read_unaligned(data.cast::<libc::in_pktinfo>());
                     out.ifindex = u32::try_from(info.ipi_ifindex).unwrap_or(0);
-                    out.dst = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr))));
+                    out.dst = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
+                        info.ipi_addr.s_addr,
+                    ))));
                 }
                 (libc::IPPROTO_IP, libc::IP_TTL) => {
                     let ttl = std::ptr::read_unaligned(data.cast::<libc::c_int>());
@@ -365,9 +444,18 @@ pub fn recv_ip(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
 
 /// Send `payload` from a raw IP socket to `dst`, choosing the source address `src` and the
 /// outgoing interface `ifindex` with IP_PKTINFO / IPV6_PKTINFO.
-pub fn send_ip(fd: BorrowedFd<'_>, payload: &[u8], src: IpAddr, dst: IpAddr, ifindex: u32) -> io::Result<usize> {
+pub fn send_ip(
+    fd: BorrowedFd<'_>,
+    payload: &[u8],
+    src: IpAddr,
+    dst: IpAddr,
+    ifindex: u32,
+) -> io::Result<usize> {
     let mut cmsg = CmsgBuf([0; 128]);
-    let mut iov = libc::iovec { iov_base: payload.as_ptr().cast_mut().cast(), iov_len: payload.len() };
+    let mut iov = libc::iovec {
+        iov_base: payload.as_ptr().cast_mut().cast(),
+        iov_len: payload.len(),
+    };
     // SAFETY: an all-zero msghdr / sockaddr_in / sockaddr_in6 is valid.
     let mut msg: libc::msghdr = unsafe { zeroed() };
     // SAFETY: as above.
@@ -408,7 +496,10 @@ pub fn send_ip(fd: BorrowedFd<'_>, payload: &[u8], src: IpAddr, dst: IpAddr, ifi
             sin6.sin6_scope_id = ifindex;
             msg.msg_name = (&mut sin6 as *mut libc::sockaddr_in6).cast();
             msg.msg_namelen = socklen::<libc::sockaddr_in6>();
-            let info = libc::in6_pktinfo { ipi6_addr: in6_addr(src), ipi6_ifindex: ifindex };
+            let info = libc::in6_pktinfo {
+                ipi6_addr: in6_addr(src),
+                ipi6_ifindex: ifindex,
+            };
             // SAFETY: CMSG_SPACE is a pure size computation.
             msg.msg_controllen = unsafe { libc::CMSG_SPACE(socklen::<libc::in6_pktinfo>()) } as _;
             // SAFETY: `cmsg` has room for one cmsg of CMSG_SPACE(in6_pktinfo) bytes (< 128).
@@ -420,14 +511,25 @@ pub fn send_ip(fd: BorrowedFd<'_>, payload: &[u8], src: IpAddr, dst: IpAddr, ifi
                 std::ptr::write_unaligned(libc::CMSG_DATA(hdr).cast::<libc::in6_pktinfo>(), info);
             }
         }
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidInput, "source and destination families differ")),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "source and destination families differ",
+            ))
+        }
     }
     // SAFETY: every pointer in `msg` refers to a live local of the declared size.
     check_len(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, 0) })
 }
 
 /// Send a whole Ethernet frame out of `ifindex` from an AF_PACKET socket.
-pub fn send_frame(fd: BorrowedFd<'_>, frame: &[u8], ifindex: u32, dst_mac: [u8; 6], ethertype: u16) -> io::Result<usize> {
+pub fn send_frame(
+    fd: BorrowedFd<'_>,
+    frame: &[u8],
+    ifindex: u32,
+    dst_mac: [u8; 6],
+    ethertype: u16,
+) -> io::Result<usize> {
     // SAFETY: an all-zero sockaddr_ll is valid.
     let mut sll: libc::sockaddr_ll = unsafe { zeroed() };
     sll.sll_family = libc::AF_PACKET as libc::c_ushort;
@@ -465,7 +567,9 @@ pub fn recv(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
 
 /// SCHED_RR at `priority` (1-99) for the calling thread.
 pub fn set_realtime(priority: u8) -> io::Result<()> {
-    let param = libc::sched_param { sched_priority: libc::c_int::from(priority) };
+    let param = libc::sched_param {
+        sched_priority: libc::c_int::from(priority),
+    };
     // SAFETY: pid 0 is the calling thread; `param` is a valid sched_param.
     check(unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) }).map(drop)
 }
@@ -480,8 +584,16 @@ pub fn lock_memory() -> io::Result<()> {
 pub fn set_timer_slack_ns(ns: u64) -> io::Result<()> {
     let ns = libc::c_ulong::try_from(ns).unwrap_or(libc::c_ulong::MAX);
     // SAFETY: PR_SET_TIMERSLACK takes one integer argument.
-    check(unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong) })
-        .map(drop)
+    check(unsafe {
+        libc::prctl(
+            libc::PR_SET_TIMERSLACK,
+            ns,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    })
+    .map(drop)
 }
 
 /// Raw fd number of an owned fd, for Python's `add_reader`.
@@ -500,7 +612,10 @@ mod tests {
         let ev = eventfd_create().expect("eventfd");
         epoll_add(ep.as_fd(), ev.as_fd(), 7).expect("add");
         eventfd_signal(ev.as_fd()).expect("signal");
-        let mut out = [Ready { token: 0, events: 0 }; 4];
+        let mut out = [Ready {
+            token: 0,
+            events: 0,
+        }; 4];
         assert_eq!(epoll_wait(ep.as_fd(), &mut out).expect("wait"), 1);
         assert_eq!(out[0].token, 7);
         drain_counter(ev.as_fd()).expect("drain");
@@ -514,7 +629,10 @@ mod tests {
         epoll_add(ep.as_fd(), t.as_fd(), 1).expect("add");
         let start = monotonic_ns();
         timerfd_set(t.as_fd(), Some(start + 2_000_000)).expect("arm");
-        let mut out = [Ready { token: 0, events: 0 }; 4];
+        let mut out = [Ready {
+            token: 0,
+            events: 0,
+        }; 4];
         assert_eq!(epoll_wait(ep.as_fd(), &mut out).expect("wait"), 1);
         assert!(monotonic_ns() >= start + 2_000_000);
     }

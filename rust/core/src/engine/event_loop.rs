@@ -1,0 +1,1240 @@
+//! The engine's loop: one thread, one epoll over the VRRP sockets, the rtnetlink event socket, a
+//! timerfd armed at the earliest FSM deadline and the command eventfd.
+//!
+//! [`Runtime`] owns every socket and every state machine, and lives on the engine thread from the
+//! engine's creation (so its sockets belong to the network namespace of the thread that created the
+//! engine). Commands arrive through [`Shared`]'s queue and eventfd; after the thread ends the handle
+//! keeps the runtime to answer `status`.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::io;
+use std::net::{IpAddr, Ipv6Addr};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Mutex, PoisonError};
+
+use super::netlink::{self, AddrOp, AddrRequest, Change, Link, Rtnl, RtnlEvents};
+use super::socket::{self, group, is_link_local, split_ipv4};
+use super::spec::{Event, InstanceSpec, InstanceStatus, IpFamily};
+use super::stats::{Lateness, PacketStats};
+use super::sys;
+use super::EngineError;
+use crate::fsm::{
+    Action, AddressListCheck, Input, Instance, InstanceConfig, StartState, State, Timestamp,
+};
+use crate::wire::{self, arp, ndisc};
+
+const TOKEN_COMMANDS: u64 = 0;
+const TOKEN_TIMER: u64 = 1;
+const TOKEN_RTNL: u64 = 2;
+const TOKEN_FIRST_CHANNEL: u64 = 3;
+/// Packets read from one socket per wake-up, so timers are never starved by a flood.
+const RECV_BUDGET: usize = 64;
+const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+
+/// Something the handle asks of the runtime.
+pub enum Request {
+    Add(Box<InstanceSpec>),
+    Remove(String),
+    SetPriority(String, u8),
+    SetFault(String, bool, String),
+    Status,
+    /// Start the instances.
+    Start,
+    /// Stop the instances and end the thread.
+    Stop,
+}
+
+/// The runtime's answer.
+pub enum Reply {
+    Done,
+    Status(Vec<InstanceStatus>),
+}
+
+pub type ReplyTo = SyncSender<Result<Reply, EngineError>>;
+
+/// What the handle and the thread share: the command queue and the event queue, each with an
+/// eventfd that says "something is waiting".
+pub struct Shared {
+    pub commands: Mutex<VecDeque<(Request, ReplyTo)>>,
+    pub command_fd: OwnedFd,
+    pub events: Mutex<VecDeque<Event>>,
+    pub event_fd: OwnedFd,
+}
+
+impl Shared {
+    pub fn new() -> io::Result<Self> {
+        Ok(Shared {
+            commands: Mutex::new(VecDeque::new()),
+            command_fd: sys::eventfd_create()?,
+            events: Mutex::new(VecDeque::new()),
+            event_fd: sys::eventfd_create()?,
+        })
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_nanos(sys::monotonic_ns())
+}
+
+/// The sources of a fault; the FSM sees one level (Fault while any is set).
+#[derive(Default)]
+struct Faults {
+    interface: Option<String>,
+    user: Option<String>,
+}
+
+impl Faults {
+    fn reason(&self) -> Option<&str> {
+        self.interface.as_deref().or(self.user.as_deref())
+    }
+}
+
+/// One instance and everything the engine keeps about it.
+struct Slot {
+    spec: InstanceSpec,
+    fsm: Instance,
+    stats: PacketStats,
+    lateness: Lateness,
+    /// The VIPs in advert order (for `build` and the address-list check).
+    vip_addrs: Vec<IpAddr>,
+    /// Netlink requests for the VIPs whose device exists.
+    vip_requests: Vec<AddrRequest>,
+    /// Where each VIP's gratuitous packet goes (`None`: its device is missing).
+    vip_ifindex: Vec<Option<u32>>,
+    ifindex: Option<u32>,
+    send_ifindex: Option<u32>,
+    /// Source of multicast adverts: the interface's primary address (v4) or link-local (v6).
+    src: Option<IpAddr>,
+    faults: Faults,
+    deadline: Option<Timestamp>,
+    sending_failed: bool,
+    missing_source_reported: bool,
+}
+
+impl Slot {
+    fn family(&self) -> IpFamily {
+        self.spec.family
+    }
+}
+
+struct Channel {
+    fd: OwnedFd,
+    key: (u32, IpFamily),
+    users: usize,
+}
+
+pub struct Runtime {
+    epoll: OwnedFd,
+    timer: OwnedFd,
+    armed: Option<u64>,
+    rtnl: Rtnl,
+    rtnl_events: RtnlEvents,
+    packet: OwnedFd,
+    links: HashMap<u32, Link>,
+    addrs: Vec<netlink::Addr>,
+    channels: Vec<Option<Channel>>,
+    channel_of: HashMap<(u32, IpFamily), usize>,
+    slots: Vec<Option<Slot>>,
+    by_name: HashMap<String, usize>,
+    demux: HashMap<(u32, IpFamily, u8), Vec<usize>>,
+    timers: BTreeSet<(Timestamp, usize)>,
+    started: bool,
+    actions: Vec<Action>,
+    rxbuf: Vec<u8>,
+    txbuf: Vec<u8>,
+    frame: [u8; 128],
+    addr_results: Vec<io::Result<()>>,
+    changes: Vec<Change>,
+    pending_events: Vec<Event>,
+}
+
+impl Runtime {
+    pub fn new(shared: &Shared) -> io::Result<Self> {
+        let epoll = sys::epoll_create()?;
+        let timer = sys::timerfd_create()?;
+        let rtnl_events = RtnlEvents::open()?;
+        let mut rtnl = Rtnl::open()?;
+        sys::epoll_add(epoll.as_fd(), shared.command_fd.as_fd(), TOKEN_COMMANDS)?;
+        sys::epoll_add(epoll.as_fd(), timer.as_fd(), TOKEN_TIMER)?;
+        sys::epoll_add(epoll.as_fd(), rtnl_events.fd(), TOKEN_RTNL)?;
+        let links = rtnl.links()?.into_iter().map(|l| (l.ifindex, l)).collect();
+        let addrs = rtnl.addrs()?;
+        Ok(Runtime {
+            epoll,
+            timer,
+            armed: None,
+            rtnl,
+            rtnl_events,
+            packet: sys::socket(sys::SocketKind::PacketSend)?,
+            links,
+            addrs,
+            channels: Vec::new(),
+            channel_of: HashMap::new(),
+            slots: Vec::new(),
+            by_name: HashMap::new(),
+            demux: HashMap::new(),
+            timers: BTreeSet::new(),
+            started: false,
+            actions: Vec::with_capacity(32),
+            rxbuf: vec![0; 4096],
+            txbuf: vec![0; wire::vrrp::MAX_LEN + 64],
+            frame: [0; 128],
+            addr_results: Vec::new(),
+            changes: Vec::new(),
+            pending_events: Vec::new(),
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // the loop
+
+    /// Serve requests until a `Stop`; returns the runtime (stopped) so the handle can keep it.
+    /// The instances start with a `Start` request.
+    pub fn run(mut self, shared: &Shared, rt_priority: Option<u8>, no_swap: bool) -> Self {
+        // Our deadlines are exact: do not let the kernel batch our wake-ups.
+        let _ = sys::set_timer_slack_ns(1);
+        if let Some(prio) = rt_priority {
+            if let Err(e) = sys::set_realtime(prio) {
+                self.warn("", format!("cannot set SCHED_RR priority {prio}: {e}"));
+            }
+        }
+        if no_swap {
+            if let Err(e) = sys::lock_memory() {
+                self.warn("", format!("cannot lock memory (no_swap): {e}"));
+            }
+        }
+        self.publish(shared);
+        let mut ready = [sys::Ready {
+            token: 0,
+            events: 0,
+        }; 32];
+        loop {
+            self.arm_timer();
+            let n = match sys::epoll_wait(self.epoll.as_fd(), &mut ready) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.warn("", format!("epoll_wait failed: {e}"));
+                    0
+                }
+            };
+            let mut stop = None;
+            for r in ready.iter().take(n) {
+                match r.token {
+                    TOKEN_COMMANDS => {
+                        let _ = sys::drain_counter(shared.command_fd.as_fd());
+                        stop = self.take_commands(shared);
+                    }
+                    TOKEN_TIMER => {
+                        let _ = sys::drain_counter(self.timer.as_fd());
+                    }
+                    TOKEN_RTNL => self.read_rtnl(),
+                    token => self.receive(token),
+                }
+                if stop.is_some() {
+                    break;
+                }
+            }
+            if stop.is_none() {
+                self.fire_timers();
+            }
+            self.publish(shared);
+            if let Some(reply) = stop {
+                self.stop_all();
+                self.publish(shared);
+                let _ = reply.send(Ok(Reply::Done));
+                return self;
+            }
+        }
+    }
+
+    fn arm_timer(&mut self) {
+        let next = self.timers.first().map(|(t, _)| t.as_nanos());
+        if next != self.armed {
+            if let Err(e) = sys::timerfd_set(self.timer.as_fd(), next) {
+                self.warn("", format!("timerfd_settime failed: {e}"));
+            }
+            self.armed = next;
+        }
+    }
+
+    /// Apply queued commands; returns the reply channel of a `Stop`, which ends the loop.
+    fn take_commands(&mut self, shared: &Shared) -> Option<ReplyTo> {
+        loop {
+            let next = shared
+                .commands
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front();
+            let (req, reply) = next?;
+            if let Request::Stop = req {
+                return Some(reply);
+            }
+            let result = self.apply(req);
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Apply one request.
+    pub fn apply(&mut self, req: Request) -> Result<Reply, EngineError> {
+        match req {
+            Request::Add(spec) => self.add(*spec).map(|()| Reply::Done),
+            Request::Remove(name) => {
+                let id = self.id(&name)?;
+                self.remove(id);
+                Ok(Reply::Done)
+            }
+            Request::SetPriority(name, prio) => {
+                let id = self.id(&name)?;
+                self.feed(id, now(), Input::SetPriority(prio), None);
+                Ok(Reply::Done)
+            }
+            Request::SetFault(name, fault, reason) => {
+                let id = self.id(&name)?;
+                let user = fault.then(|| {
+                    if reason.is_empty() {
+                        "fault".to_owned()
+                    } else {
+                        reason
+                    }
+                });
+                self.set_faults(id, |f| f.user = user);
+                Ok(Reply::Done)
+            }
+            Request::Status => Ok(Reply::Status(self.status())),
+            Request::Start if self.started => Err(EngineError::AlreadyRunning),
+            Request::Start => {
+                self.start_all();
+                Ok(Reply::Done)
+            }
+            Request::Stop => {
+                self.stop_all();
+                Ok(Reply::Done)
+            }
+        }
+    }
+
+    /// Hand the events of this round to Python and wake it once.
+    pub fn publish(&mut self, shared: &Shared) {
+        if self.pending_events.is_empty() {
+            return;
+        }
+        shared
+            .events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(self.pending_events.drain(..));
+        let _ = sys::eventfd_signal(shared.event_fd.as_fd());
+    }
+
+    fn fire_timers(&mut self) {
+        let now = now();
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(Some(slot)) = self.slots.get_mut(id) {
+                slot.deadline = None;
+            }
+            self.feed(id, now, Input::Tick, Some(at));
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // instances
+
+    fn id(&self, name: &str) -> Result<usize, EngineError> {
+        self.by_name
+            .get(name)
+            .copied()
+            .ok_or_else(|| EngineError::UnknownInstance(name.to_owned()))
+    }
+
+    fn slot(&self, id: usize) -> Option<&Slot> {
+        self.slots.get(id).and_then(Option::as_ref)
+    }
+
+    fn slot_mut(&mut self, id: usize) -> Option<&mut Slot> {
+        self.slots.get_mut(id).and_then(Option::as_mut)
+    }
+
+    fn link_by_name(&self, name: &str) -> Option<u32> {
+        self.links
+            .values()
+            .find(|l| l.name == name)
+            .map(|l| l.ifindex)
+    }
+
+    fn add(&mut self, spec: InstanceSpec) -> Result<(), EngineError> {
+        spec.validate().map_err(EngineError::Spec)?;
+        if self.by_name.contains_key(&spec.name) {
+            return Err(EngineError::Duplicate(spec.name));
+        }
+        let primary = spec.unicast_src.unwrap_or(match spec.family {
+            IpFamily::Inet => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            IpFamily::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        });
+        let vip_addrs: Vec<IpAddr> = spec.vips.iter().map(|v| v.addr).collect();
+        let mut slot = Slot {
+            fsm: Instance::new(fsm_config(&spec, primary)),
+            spec,
+            stats: PacketStats::default(),
+            lateness: Lateness::default(),
+            vip_addrs,
+            vip_requests: Vec::new(),
+            vip_ifindex: Vec::new(),
+            ifindex: None,
+            send_ifindex: None,
+            src: None,
+            faults: Faults::default(),
+            deadline: None,
+            sending_failed: false,
+            missing_source_reported: false,
+        };
+        // The tie-break needs our primary address: learn it before the FSM is built.
+        if slot.spec.unicast_src.is_none() {
+            if let Some(ifindex) = self.link_by_name(&slot.spec.ifname) {
+                if let Some(src) = self.source_for(ifindex, slot.family(), &slot.vip_addrs) {
+                    slot.fsm = Instance::new(fsm_config(&slot.spec, src));
+                }
+            }
+        }
+        let id = self
+            .slots
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.slots.len());
+        if id == self.slots.len() {
+            self.slots.push(None);
+        }
+        self.by_name.insert(slot.spec.name.clone(), id);
+        self.slots[id] = Some(slot);
+        self.resolve(id);
+        self.refresh_interface_fault(id);
+        if self.started {
+            self.start_one(id);
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, id: usize) {
+        self.feed(id, now(), Input::Shutdown, None);
+        self.unresolve(id);
+        if let Some(slot) = self.slots.get_mut(id).and_then(Option::take) {
+            self.by_name.remove(&slot.spec.name);
+            if let Some(at) = slot.deadline {
+                self.timers.remove(&(at, id));
+            }
+        }
+    }
+
+    fn start_one(&mut self, id: usize) {
+        let Some(slot) = self.slot(id) else { return };
+        let faulted = slot.faults.reason().is_some();
+        let t = now();
+        if faulted {
+            self.feed(id, t, Input::Fault, None);
+        }
+        self.feed(
+            id,
+            t,
+            Input::Startup {
+                interface_up: !faulted,
+            },
+            None,
+        );
+    }
+
+    fn start_all(&mut self) {
+        self.started = true;
+        for id in 0..self.slots.len() {
+            self.start_one(id);
+        }
+    }
+
+    fn stop_all(&mut self) {
+        let t = now();
+        for id in 0..self.slots.len() {
+            self.feed(id, t, Input::Shutdown, None);
+        }
+        self.started = false;
+    }
+
+    /// Find the interfaces of an instance and open (or share) their sockets. A missing interface
+    /// is a fault of the instance, never an error of the engine.
+    fn resolve(&mut self, id: usize) {
+        let Some(slot) = self.slot(id) else { return };
+        if slot.ifindex.is_some() {
+            return;
+        }
+        let (name, family, vrid) = (slot.spec.name.clone(), slot.family(), slot.spec.vrid);
+        let (ifname, send_ifname) = (slot.spec.ifname.clone(), slot.spec.send_ifname().to_owned());
+        let vips = slot.spec.vips.clone();
+        let (Some(ifindex), Some(send_ifindex)) =
+            (self.link_by_name(&ifname), self.link_by_name(&send_ifname))
+        else {
+            return;
+        };
+        if let Err(e) = self.open_channel(ifindex, family, &ifname) {
+            self.warn(&name, format!("cannot open VRRP socket on {ifname}: {e}"));
+            return;
+        }
+        if send_ifindex != ifindex {
+            if let Err(e) = self.open_channel(send_ifindex, family, &send_ifname) {
+                self.release_channel(ifindex, family);
+                self.warn(
+                    &name,
+                    format!("cannot open VRRP socket on {send_ifname}: {e}"),
+                );
+                return;
+            }
+        }
+        let devs: Vec<Option<u32>> = vips
+            .iter()
+            .map(|v| {
+                v.dev
+                    .as_deref()
+                    .map_or(Some(send_ifindex), |d| self.link_by_name(d))
+            })
+            .collect();
+        let mut requests = Vec::with_capacity(vips.len());
+        for (v, dev) in vips.iter().zip(&devs) {
+            match dev {
+                Some(ifindex) => requests.push(AddrRequest {
+                    ifindex: *ifindex,
+                    addr: v.addr,
+                    prefix: v.prefix,
+                    label: v.label.clone(),
+                    broadcast: v.broadcast,
+                }),
+                None => {
+                    let dev = v.dev.as_deref().unwrap_or_default();
+                    self.warn(&name, format!("VIP {}: interface {dev} not found", v.addr));
+                }
+            }
+        }
+        self.demux
+            .entry((ifindex, family, vrid))
+            .or_default()
+            .push(id);
+        if let Some(slot) = self.slot_mut(id) {
+            slot.ifindex = Some(ifindex);
+            slot.send_ifindex = Some(send_ifindex);
+            slot.vip_ifindex = devs;
+            slot.vip_requests = requests;
+        }
+        self.refresh_source(id);
+    }
+
+    /// Forget an instance's interfaces (removed, or the instance goes away).
+    fn unresolve(&mut self, id: usize) {
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        let (Some(ifindex), Some(send_ifindex)) = (slot.ifindex.take(), slot.send_ifindex.take())
+        else {
+            return;
+        };
+        let (family, vrid) = (slot.family(), slot.spec.vrid);
+        if let Some(ids) = self.demux.get_mut(&(ifindex, family, vrid)) {
+            ids.retain(|&i| i != id);
+            if ids.is_empty() {
+                self.demux.remove(&(ifindex, family, vrid));
+            }
+        }
+        self.release_channel(ifindex, family);
+        if send_ifindex != ifindex {
+            self.release_channel(send_ifindex, family);
+        }
+    }
+
+    fn open_channel(&mut self, ifindex: u32, family: IpFamily, ifname: &str) -> io::Result<()> {
+        if let Some(&idx) = self.channel_of.get(&(ifindex, family)) {
+            if let Some(Some(ch)) = self.channels.get_mut(idx) {
+                ch.users += 1;
+                return Ok(());
+            }
+        }
+        let fd = socket::open_vrrp(family, ifindex, ifname)?;
+        let idx = self
+            .channels
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.channels.len());
+        sys::epoll_add(
+            self.epoll.as_fd(),
+            fd.as_fd(),
+            TOKEN_FIRST_CHANNEL + idx as u64,
+        )?;
+        if idx == self.channels.len() {
+            self.channels.push(None);
+        }
+        self.channels[idx] = Some(Channel {
+            fd,
+            key: (ifindex, family),
+            users: 1,
+        });
+        self.channel_of.insert((ifindex, family), idx);
+        Ok(())
+    }
+
+    fn release_channel(&mut self, ifindex: u32, family: IpFamily) {
+        let Some(&idx) = self.channel_of.get(&(ifindex, family)) else {
+            return;
+        };
+        let Some(slot) = self.channels.get_mut(idx) else {
+            return;
+        };
+        let close = match slot {
+            Some(ch) => {
+                ch.users = ch.users.saturating_sub(1);
+                ch.users == 0
+            }
+            None => false,
+        };
+        if close {
+            if let Some(ch) = slot.take() {
+                let _ = sys::epoll_del(self.epoll.as_fd(), ch.fd.as_fd());
+            }
+            self.channel_of.remove(&(ifindex, family));
+        }
+    }
+
+    /// Pick the advert source: the first primary IPv4 address of the interface, or its first usable
+    /// link-local IPv6 address; never one of our VIPs.
+    fn source_for(&self, ifindex: u32, family: IpFamily, vips: &[IpAddr]) -> Option<IpAddr> {
+        let candidates = self.addrs.iter().filter(|a| {
+            a.ifindex == ifindex
+                && IpFamily::of(&a.addr) == family
+                && a.is_usable()
+                && !vips.contains(&a.addr)
+        });
+        match family {
+            IpFamily::Inet => {
+                let mut first = None;
+                for a in candidates {
+                    if a.flags & netlink::IFA_F_SECONDARY == 0 {
+                        return Some(a.addr);
+                    }
+                    first = first.or(Some(a.addr));
+                }
+                first
+            }
+            IpFamily::Inet6 => candidates
+                .map(|a| a.addr)
+                .find(|a| matches!(a, IpAddr::V6(v6) if is_link_local(v6))),
+        }
+    }
+
+    fn refresh_source(&mut self, id: usize) {
+        let Some(slot) = self.slot(id) else { return };
+        let Some(ifindex) = slot.ifindex else { return };
+        let src = self.source_for(ifindex, slot.family(), &slot.vip_addrs);
+        if let Some(slot) = self.slot_mut(id) {
+            if src.is_some() {
+                slot.missing_source_reported = false;
+            }
+            slot.src = src;
+        }
+    }
+
+    /// Interface fault: missing, or not up and running.
+    fn refresh_interface_fault(&mut self, id: usize) {
+        let Some(slot) = self.slot(id) else { return };
+        let reason = match (slot.ifindex, slot.send_ifindex) {
+            (Some(i), Some(s)) => {
+                let down = |ix: u32, name: &str| {
+                    (!self.links.get(&ix).is_some_and(Link::is_running))
+                        .then(|| format!("interface {name} down"))
+                };
+                down(i, &slot.spec.ifname).or_else(|| down(s, slot.spec.send_ifname()))
+            }
+            _ => {
+                let name = if self.link_by_name(&slot.spec.ifname).is_none() {
+                    &slot.spec.ifname
+                } else {
+                    slot.spec.send_ifname()
+                };
+                Some(format!("interface {name} not found"))
+            }
+        };
+        self.set_faults(id, |f| f.interface = reason);
+    }
+
+    /// Change an instance's fault sources and tell the FSM when the level changes.
+    fn set_faults(&mut self, id: usize, change: impl FnOnce(&mut Faults)) {
+        let started = self.started;
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        let before = slot.faults.reason().map(str::to_owned);
+        let iface_before = slot.faults.interface.clone();
+        change(&mut slot.faults);
+        let after = slot.faults.reason().map(str::to_owned);
+        let iface_after = slot.faults.interface.clone();
+        let (name, state, prio) = (
+            slot.spec.name.clone(),
+            slot.fsm.state(),
+            slot.fsm.effective_priority(),
+        );
+        if iface_before != iface_after {
+            let reason = match (&iface_before, &iface_after) {
+                (_, Some(r)) => r.clone(),
+                (Some(_), None) => format!("interface {} up", slot.spec.ifname),
+                (None, None) => String::new(),
+            };
+            self.event("fault", name, state, state, reason, prio);
+        }
+        if !started {
+            return;
+        }
+        match (before.is_some(), after.is_some()) {
+            (false, true) => self.feed(id, now(), Input::Fault, None),
+            (true, false) => self.feed(id, now(), Input::Unfault, None),
+            _ => {}
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // the state machine and its actions
+
+    /// Give the FSM an input, execute its actions in order, and re-arm the instance's timer.
+    /// `due` is the deadline that fired, to measure how late adverts leave.
+    fn feed(&mut self, id: usize, now: Timestamp, input: Input, due: Option<Timestamp>) {
+        let mut actions = std::mem::take(&mut self.actions);
+        actions.clear();
+        match self.slot_mut(id) {
+            Some(slot) => slot.fsm.handle(now, input, &mut actions),
+            None => {
+                self.actions = actions;
+                return;
+            }
+        }
+        for action in &actions {
+            match *action {
+                Action::SendAdvert { priority } => self.send_advert(id, priority, due),
+                Action::AddVips => self.change_vips(id, AddrOp::Add),
+                Action::RemoveVips => self.change_vips(id, AddrOp::Remove),
+                Action::SendGratuitous => self.send_gratuitous(id),
+                Action::Transition { from, to, reason } => {
+                    let Some(slot) = self.slot(id) else { continue };
+                    let text = match (to, slot.faults.reason()) {
+                        (State::Fault, Some(r)) => r.to_owned(),
+                        _ => reason.as_str().to_owned(),
+                    };
+                    let (name, prio) = (slot.spec.name.clone(), slot.fsm.effective_priority());
+                    self.event("transition", name, from, to, text, prio);
+                }
+            }
+        }
+        self.actions = actions;
+        self.reschedule(id);
+    }
+
+    fn reschedule(&mut self, id: usize) {
+        let Some(slot) = self.slots.get_mut(id).and_then(Option::as_mut) else {
+            return;
+        };
+        let next = slot.fsm.next_deadline();
+        if next != slot.deadline {
+            if let Some(old) = slot.deadline {
+                self.timers.remove(&(old, id));
+            }
+            if let Some(new) = next {
+                self.timers.insert((new, id));
+            }
+            slot.deadline = next;
+        }
+    }
+
+    fn send_advert(&mut self, id: usize, priority: u8, due: Option<Timestamp>) {
+        let Runtime {
+            slots,
+            channels,
+            channel_of,
+            txbuf,
+            ..
+        } = self;
+        let Some(Some(slot)) = slots.get_mut(id) else {
+            return;
+        };
+        let Some(send_ifindex) = slot.send_ifindex else {
+            return;
+        };
+        let family = slot.family();
+        let Some(Some(ch)) = channel_of
+            .get(&(send_ifindex, family))
+            .and_then(|&i| channels.get(i))
+        else {
+            return;
+        };
+        let src = slot.spec.unicast_src.or(slot.src);
+        let Some(src) = src else {
+            if !slot.missing_source_reported {
+                slot.missing_source_reported = true;
+                let msg = format!(
+                    "no usable {family:?} address on {} to send adverts from",
+                    slot.spec.ifname
+                );
+                let ev = warning_event(slot, msg);
+                self.pending_events.push(ev);
+            }
+            return;
+        };
+        let multicast = [group(family)];
+        let dsts: &[IpAddr] = if slot.spec.is_unicast() {
+            &slot.spec.unicast_peers
+        } else {
+            &multicast
+        };
+        let mut failure = None;
+        for &dst in dsts {
+            let params = wire::AdvertParams {
+                version: wire_version(slot.spec.version),
+                vrid: slot.spec.vrid,
+                priority,
+                interval_cs: slot.spec.advert_interval_cs,
+                addresses: &slot.vip_addrs,
+                auth: slot.spec.auth,
+                checksum_form: slot.spec.checksum_form,
+                src,
+                dst,
+            };
+            let sent = match wire::build(txbuf, &params) {
+                Ok(len) => {
+                    sys::send_ip(ch.fd.as_fd(), &txbuf[..len], src, dst, send_ifindex).map(drop)
+                }
+                Err(e) => Err(io::Error::new(io::ErrorKind::InvalidInput, e.to_string())),
+            };
+            if let Err(e) = sent {
+                slot.stats.send_err += 1;
+                failure = Some(format!("cannot send advert to {dst}: {e}"));
+            }
+        }
+        if let Some(at) = due {
+            slot.lateness
+                .record(sys::monotonic_ns().saturating_sub(at.as_nanos()));
+        }
+        // Report the first failure of a run of failures, not every advert.
+        match failure {
+            Some(msg) if !slot.sending_failed => {
+                slot.sending_failed = true;
+                let ev = warning_event(slot, msg);
+                self.pending_events.push(ev);
+            }
+            Some(_) => {}
+            None => slot.sending_failed = false,
+        }
+    }
+
+    fn change_vips(&mut self, id: usize, op: AddrOp) {
+        let Runtime {
+            slots,
+            rtnl,
+            addr_results,
+            pending_events,
+            ..
+        } = self;
+        let Some(Some(slot)) = slots.get_mut(id) else {
+            return;
+        };
+        if let Err(e) = rtnl.change_addrs(op, &slot.vip_requests, addr_results) {
+            pending_events.push(warning_event(
+                slot,
+                format!("netlink: cannot change VIPs: {e}"),
+            ));
+            return;
+        }
+        for (req, result) in slot.vip_requests.iter().zip(addr_results.iter()) {
+            if let Err(e) = result {
+                let verb = if op == AddrOp::Add { "add" } else { "remove" };
+                pending_events.push(warning_event(
+                    slot,
+                    format!("cannot {verb} VIP {}/{}: {e}", req.addr, req.prefix),
+                ));
+            }
+        }
+    }
+
+    fn send_gratuitous(&mut self, id: usize) {
+        let Runtime {
+            slots,
+            links,
+            addrs,
+            packet,
+            frame,
+            ..
+        } = self;
+        let Some(Some(slot)) = slots.get_mut(id) else {
+            return;
+        };
+        for (vip, ifindex) in slot.vip_addrs.iter().zip(&slot.vip_ifindex) {
+            let Some(ifindex) = *ifindex else { continue };
+            let Some(mac) = links.get(&ifindex).and_then(|l| l.mac) else {
+                continue;
+            };
+            let sent = match vip {
+                IpAddr::V4(v4) => arp::emit_gratuitous(frame, mac, *v4).map(|n| {
+                    sys::send_frame(
+                        packet.as_fd(),
+                        &frame[..n],
+                        ifindex,
+                        arp::BROADCAST,
+                        arp::ETHERTYPE_ARP,
+                    )
+                }),
+                IpAddr::V6(v6) => {
+                    let src = addrs.iter().find_map(|a| match a.addr {
+                        IpAddr::V6(s)
+                            if a.ifindex == ifindex && is_link_local(&s) && a.is_usable() =>
+                        {
+                            Some(s)
+                        }
+                        _ => None,
+                    });
+                    let Some(src) = src else { continue };
+                    ndisc::emit_unsolicited_na_frame(frame, mac, src, *v6, false).map(|n| {
+                        sys::send_frame(
+                            packet.as_fd(),
+                            &frame[..n],
+                            ifindex,
+                            ALL_NODES_MAC,
+                            ETHERTYPE_IPV6,
+                        )
+                    })
+                }
+            };
+            if !matches!(sent, Ok(Ok(_))) {
+                slot.stats.send_err += 1;
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // receive
+
+    fn receive(&mut self, token: u64) {
+        let Some(idx) = token
+            .checked_sub(TOKEN_FIRST_CHANNEL)
+            .and_then(|i| usize::try_from(i).ok())
+        else {
+            return;
+        };
+        let mut buf = std::mem::take(&mut self.rxbuf);
+        for _ in 0..RECV_BUDGET {
+            let Some(Some(ch)) = self.channels.get(idx) else {
+                break;
+            };
+            let key = ch.key;
+            let got = match sys::recv_ip(ch.fd.as_fd(), &mut buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => break,
+            };
+            let now = now();
+            let data = buf.get(..got.len).unwrap_or(&[]);
+            let (payload, ttl, dst) = match key.1 {
+                IpFamily::Inet => match split_ipv4(data) {
+                    Some((p, ttl, dst)) => (p, Some(ttl), IpAddr::V4(dst)),
+                    None => continue,
+                },
+                IpFamily::Inet6 => (
+                    data,
+                    got.ttl,
+                    got.dst.unwrap_or_else(|| group(IpFamily::Inet6)),
+                ),
+            };
+            let Some(&vrid) = payload.get(1) else {
+                continue;
+            };
+            let count = self.demux.get(&(key.0, key.1, vrid)).map_or(0, Vec::len);
+            for k in 0..count {
+                let Some(&id) = self.demux.get(&(key.0, key.1, vrid)).and_then(|v| v.get(k)) else {
+                    break;
+                };
+                self.advert_for(id, now, got.src, dst, ttl, got.truncated, payload);
+            }
+        }
+        self.rxbuf = buf;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn advert_for(
+        &mut self,
+        id: usize,
+        now: Timestamp,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: Option<u8>,
+        truncated: bool,
+        payload: &[u8],
+    ) {
+        let own = |a: &IpAddr, ifindex: Option<u32>| {
+            self.addrs
+                .iter()
+                .any(|x| Some(x.ifindex) == ifindex && x.addr == *a)
+        };
+        let Some(slot) = self.slot(id) else { return };
+        if !self.started || slot.fsm.state() == State::Initialize {
+            return;
+        }
+        if slot.src == Some(src) || slot.spec.unicast_src == Some(src) || own(&src, slot.ifindex) {
+            return; // our own advert
+        }
+        let unicast = slot.spec.is_unicast();
+        let peer_known = slot.spec.unicast_peers.contains(&src);
+        let expected_auth = slot.spec.auth;
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        if truncated {
+            slot.stats.packet_len_err += 1;
+            return;
+        }
+        if unicast {
+            if !peer_known {
+                slot.stats.unknown_peer += 1;
+                return;
+            }
+        } else if ttl != Some(255) {
+            slot.stats.ip_ttl_err += 1;
+            return;
+        }
+        let advert = match wire::parse(payload, src, dst, Some(&expected_auth)) {
+            Ok(a) => a,
+            Err(e) => {
+                slot.stats.count(e);
+                return;
+            }
+        };
+        if advert.version != wire_version(slot.spec.version) {
+            slot.stats.version_err += 1;
+            return;
+        }
+        let input = Input::AdvertReceived {
+            src,
+            priority: advert.priority,
+            interval_cs: advert.interval_cs,
+            addresses_match: advert.addresses.same_set(&slot.vip_addrs),
+        };
+        self.feed(id, now, input, None);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // link and address changes
+
+    fn read_rtnl(&mut self) {
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.clear();
+        let complete = match self.rtnl_events.read(&mut changes) {
+            Ok(complete) => complete,
+            Err(e) => {
+                self.warn("", format!("netlink events: {e}"));
+                true
+            }
+        };
+        if !complete {
+            // The kernel dropped events: re-read everything.
+            if let Ok(links) = self.rtnl.links() {
+                self.links = links.into_iter().map(|l| (l.ifindex, l)).collect();
+            }
+            if let Ok(addrs) = self.rtnl.addrs() {
+                self.addrs = addrs;
+            }
+        }
+        for change in changes.drain(..) {
+            match change {
+                Change::Link(link) => {
+                    self.links.insert(link.ifindex, link);
+                }
+                Change::LinkGone(ifindex) => {
+                    self.links.remove(&ifindex);
+                    self.addrs.retain(|a| a.ifindex != ifindex);
+                    for id in 0..self.slots.len() {
+                        let uses = self.slot(id).is_some_and(|s| {
+                            s.ifindex == Some(ifindex) || s.send_ifindex == Some(ifindex)
+                        });
+                        if uses {
+                            self.unresolve(id);
+                        }
+                    }
+                }
+                Change::Addr(addr) => {
+                    if let Some(known) = self
+                        .addrs
+                        .iter_mut()
+                        .find(|a| a.ifindex == addr.ifindex && a.addr == addr.addr)
+                    {
+                        *known = addr;
+                    } else {
+                        self.addrs.push(addr);
+                    }
+                }
+                Change::AddrGone(addr) => self
+                    .addrs
+                    .retain(|a| !(a.ifindex == addr.ifindex && a.addr == addr.addr)),
+            }
+        }
+        self.changes = changes;
+        // Few instances change per event, and this path is never hot: re-check all of them.
+        for id in 0..self.slots.len() {
+            if self.slot(id).is_some_and(|s| s.ifindex.is_none()) {
+                self.resolve(id);
+            }
+            self.refresh_source(id);
+            self.refresh_interface_fault(id);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // reporting
+
+    fn event(
+        &mut self,
+        kind: &'static str,
+        instance: String,
+        from: State,
+        to: State,
+        reason: String,
+        priority: u8,
+    ) {
+        self.pending_events.push(Event {
+            kind,
+            instance,
+            old_state: state_name(from),
+            new_state: state_name(to),
+            reason,
+            priority,
+            monotonic_ns: sys::monotonic_ns(),
+        });
+    }
+
+    fn warn(&mut self, instance: &str, reason: String) {
+        self.pending_events.push(Event {
+            kind: "warning",
+            instance: instance.to_owned(),
+            old_state: "",
+            new_state: "",
+            reason,
+            priority: 0,
+            monotonic_ns: sys::monotonic_ns(),
+        });
+    }
+
+    pub fn status(&self) -> Vec<InstanceStatus> {
+        self.slots.iter().flatten().map(status_of).collect()
+    }
+}
+
+fn warning_event(slot: &Slot, reason: String) -> Event {
+    Event {
+        kind: "warning",
+        instance: slot.spec.name.clone(),
+        old_state: state_name(slot.fsm.state()),
+        new_state: state_name(slot.fsm.state()),
+        reason,
+        priority: slot.fsm.effective_priority(),
+        monotonic_ns: sys::monotonic_ns(),
+    }
+}
+
+/// keepalived's words; Initialize reads INIT.
+fn state_name(state: State) -> &'static str {
+    state.as_str()
+}
+
+fn wire_version(v: crate::fsm::Version) -> wire::Version {
+    match v {
+        crate::fsm::Version::V2 => wire::Version::V2,
+        crate::fsm::Version::V3 => wire::Version::V3,
+    }
+}
+
+fn fsm_config(spec: &InstanceSpec, primary: IpAddr) -> InstanceConfig {
+    let mut c = InstanceConfig::new(spec.vrid, spec.version, primary);
+    c.priority = spec.priority;
+    c.advert_interval_cs = spec.advert_interval_cs;
+    c.preempt = spec.preempt;
+    c.preempt_delay = spec.preempt_delay;
+    c.start_state = if spec.start_master {
+        StartState::Master
+    } else {
+        StartState::Backup
+    };
+    c.address_list_check = if spec.skip_check_adv_addr {
+        AddressListCheck::SkipFromCurrentMaster
+    } else {
+        AddressListCheck::Drop
+    };
+    c.gratuitous = spec.gratuitous;
+    c
+}
+
+fn status_of(slot: &Slot) -> InstanceStatus {
+    let fsm = &slot.fsm;
+    let f = fsm.stats();
+    let e = &slot.stats;
+    let secs = |cs: u16| f64::from(cs) / 100.0;
+    let lateness = &slot.lateness;
+    InstanceStatus {
+        iname: slot.spec.name.clone(),
+        ifname: slot.spec.ifname.clone(),
+        vrid: slot.spec.vrid,
+        state: fsm.state().keepalived_code(),
+        wantstate: if slot.spec.start_master {
+            State::Master
+        } else {
+            State::Backup
+        }
+        .keepalived_code(),
+        base_priority: fsm.base_priority(),
+        effective_priority: fsm.effective_priority(),
+        adver_int: secs(fsm.advert_interval_cs()),
+        master_adver_int: secs(fsm.master_advert_interval_cs()),
+        vips: slot.spec.vips.iter().map(|v| v.addr.to_string()).collect(),
+        last_transition: fsm
+            .last_transition()
+            .map_or(0.0, |t| t.as_nanos() as f64 / 1e9),
+        master_addr: match fsm.state() {
+            State::Master => slot.spec.unicast_src.or(slot.src),
+            _ => fsm.master_address(),
+        },
+        stats: vec![
+            ("advert_rcvd", f.advert_rcvd),
+            ("advert_sent", f.advert_sent),
+            ("become_master", f.become_master),
+            ("release_master", f.release_master),
+            ("packet_len_err", e.packet_len_err),
+            (
+                "advert_interval_err",
+                e.advert_interval_err + f.advert_interval_err,
+            ),
+            ("ip_ttl_err", e.ip_ttl_err),
+            ("invalid_type_rcvd", e.invalid_type_rcvd),
+            ("addr_list_err", e.addr_list_err + f.addr_list_err),
+            ("invalid_authtype", e.invalid_authtype),
+            ("authtype_mismatch", e.authtype_mismatch),
+            ("auth_failure", e.auth_failure),
+            ("pri_zero_rcvd", f.pri_zero_rcvd),
+            ("pri_zero_sent", f.pri_zero_sent),
+        ],
+        engine: vec![
+            ("checksum_err", e.checksum_err),
+            ("version_err", e.version_err),
+            ("unknown_peer", e.unknown_peer),
+            ("send_err", e.send_err),
+            ("advert_lateness_count", lateness.count),
+            (
+                "advert_lateness_p50_us",
+                lateness.quantile_bound_us(0.5).unwrap_or(0),
+            ),
+            (
+                "advert_lateness_p99_us",
+                lateness.quantile_bound_us(0.99).unwrap_or(0),
+            ),
+            ("advert_lateness_max_us", lateness.max_ns / 1_000),
+        ],
+    }
+}

@@ -1,0 +1,146 @@
+//! The engine's own per-instance counters (the packet-level drops the FSM never sees) and the advert
+//! send-lateness histogram behind the jitter metric.
+
+use crate::wire::vrrp::Error as WireError;
+
+/// Drops counted before an advert reaches the FSM. keepalived's names where keepalived has one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacketStats {
+    /// `packet_len_err`: too short, truncated, or a length no address count explains.
+    pub packet_len_err: u64,
+    /// `ip_ttl_err`: TTL / hop limit other than 255 in multicast mode.
+    pub ip_ttl_err: u64,
+    /// `invalid_type_rcvd`.
+    pub invalid_type_rcvd: u64,
+    /// `addr_list_err` from the wire check (address count); the FSM counts VIP list mismatches.
+    pub addr_list_err: u64,
+    /// `invalid_authtype`.
+    pub invalid_authtype: u64,
+    /// `authtype_mismatch`.
+    pub authtype_mismatch: u64,
+    /// `auth_failure`.
+    pub auth_failure: u64,
+    /// `advert_interval_err` from the wire check (interval 0); the FSM counts v2 mismatches.
+    pub advert_interval_err: u64,
+    /// No keepalived counter: bad checksum.
+    pub checksum_err: u64,
+    /// No keepalived counter: a version other than the instance's.
+    pub version_err: u64,
+    /// No keepalived counter: unicast mode, source not among the peers.
+    pub unknown_peer: u64,
+    /// No keepalived counter: an advert, GARP or NA the kernel refused to send.
+    pub send_err: u64,
+}
+
+impl PacketStats {
+    /// Count a drop reported by the wire parser.
+    pub fn count(&mut self, err: WireError) {
+        let counter = match err {
+            WireError::Length | WireError::Family => &mut self.packet_len_err,
+            WireError::Version => &mut self.version_err,
+            WireError::AddressCount | WireError::AddressList => &mut self.addr_list_err,
+            WireError::AuthTypeUnknown => &mut self.invalid_authtype,
+            WireError::AuthTypeMismatch => &mut self.authtype_mismatch,
+            WireError::Auth => &mut self.auth_failure,
+            WireError::Interval => &mut self.advert_interval_err,
+            WireError::Type => &mut self.invalid_type_rcvd,
+            WireError::Checksum => &mut self.checksum_err,
+        };
+        *counter += 1;
+    }
+}
+
+/// Upper bounds (µs) of the lateness buckets; the last bucket is everything above.
+pub const LATENESS_BOUNDS_US: [u64; 12] = [
+    10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000,
+];
+
+/// How late adverts left compared with when the FSM scheduled them (send time − deadline).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lateness {
+    /// Per bucket of [`LATENESS_BOUNDS_US`], plus one overflow bucket.
+    pub buckets: [u64; LATENESS_BOUNDS_US.len() + 1],
+    pub count: u64,
+    pub sum_ns: u64,
+    pub max_ns: u64,
+}
+
+impl Lateness {
+    pub fn record(&mut self, late_ns: u64) {
+        let us = late_ns / 1_000;
+        let idx = LATENESS_BOUNDS_US
+            .iter()
+            .position(|&b| us <= b)
+            .unwrap_or(LATENESS_BOUNDS_US.len());
+        if let Some(b) = self.buckets.get_mut(idx) {
+            *b += 1;
+        }
+        self.count += 1;
+        self.sum_ns = self.sum_ns.saturating_add(late_ns);
+        self.max_ns = self.max_ns.max(late_ns);
+    }
+
+    /// The bucket bound (µs) under which `q` (0..1) of the samples fall; `None` without samples or
+    /// when the quantile lies in the overflow bucket.
+    pub fn quantile_bound_us(&self, q: f64) -> Option<u64> {
+        if self.count == 0 {
+            return None;
+        }
+        // Counts are far below 2^52: the float conversion is exact enough for a rank.
+        let rank = ((self.count as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return LATENESS_BOUNDS_US.get(i).copied();
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lateness_buckets_and_quantiles() {
+        let mut l = Lateness::default();
+        for ns in [3_000, 8_000, 15_000, 400_000, 90_000_000] {
+            l.record(ns);
+        }
+        assert_eq!(l.buckets[0], 2);
+        assert_eq!(l.buckets[1], 1);
+        assert_eq!(l.buckets[5], 1);
+        assert_eq!(l.buckets[12], 1);
+        assert_eq!(l.count, 5);
+        assert_eq!(l.max_ns, 90_000_000);
+        assert_eq!(l.quantile_bound_us(0.5), Some(20));
+        assert_eq!(l.quantile_bound_us(0.8), Some(500));
+        assert_eq!(l.quantile_bound_us(1.0), None);
+        assert_eq!(Lateness::default().quantile_bound_us(0.5), None);
+    }
+
+    #[test]
+    fn wire_errors_land_in_keepalived_counters() {
+        let mut s = PacketStats::default();
+        for e in WireError::ALL {
+            s.count(e);
+        }
+        assert_eq!(s.addr_list_err, 2);
+        assert_eq!(s.packet_len_err, 2);
+        assert_eq!(
+            (s.auth_failure, s.authtype_mismatch, s.invalid_authtype),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            (
+                s.invalid_type_rcvd,
+                s.advert_interval_err,
+                s.checksum_err,
+                s.version_err
+            ),
+            (1, 1, 1, 1)
+        );
+    }
+}
