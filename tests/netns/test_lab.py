@@ -88,6 +88,22 @@ def test_ipv6_addresses_work_at_once(lab_factory: LabFactory) -> None:
     # No DAD: the address is usable (not tentative) as soon as the lab is up.
     assert lab.ping("client", "2001:2::1")
     assert "2001:2::2" in lab.addresses("r2", "eth0")
+    lab.start_responder("r2")
+    result = lab.start_probe("client", "2001:2::2", count=20).result()
+    assert result.responders() == ["r2"] and result.lost <= 1
+
+
+@netns
+def test_capture_on_a_switch_port_sees_unicast_arp_replies(lab: Lab) -> None:
+    cap = lab.capture(lab.switch, "r1-eth0", duration=5.0)
+    lab.run("client", ["ip", "neigh", "flush", "all"])
+    assert lab.ping("client", "198.18.0.1")
+    reply = cap.wait_for(lambda p: p.kind is PacketKind.ARP and p.arp_op == 2, timeout=2.0)
+    assert reply is not None
+    assert (reply.src_ip, reply.target_ip, reply.src_mac) == (
+        "198.18.0.1", "198.18.0.10", lab.mac("r1")
+    )
+    assert not reply.outgoing  # entering the switch from r1
 
 
 @netns

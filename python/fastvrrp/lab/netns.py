@@ -191,8 +191,15 @@ def write_owner(lab_id: str, names: Iterable[str]) -> str:
     record = os.path.join(OWNERS_DIR, lab_id)
     pid = os.getpid()
     with open(record, "w") as f:
-        f.write(f"{pid} {_start_time(pid)}\n" + "\n".join(names) + "\n")
+        f.write(f"{pid} {_start_time(pid)} {_pid_namespace()}\n" + "\n".join(names) + "\n")
     return record
+
+
+def _pid_namespace() -> str:
+    try:
+        return os.readlink("/proc/self/ns/pid").replace(" ", "")
+    except OSError:
+        return "?"
 
 
 def sweep_stale() -> list[str]:
@@ -207,9 +214,11 @@ def sweep_stale() -> list[str]:
         try:
             with open(record) as f:
                 head, *names = f.read().split("\n")
-            pid, started = head.split()
+            pid, started, pidns = head.split()
         except (OSError, ValueError):
             continue
+        if pidns != _pid_namespace():
+            continue  # another container's lab: its pids mean nothing here
         if _start_time(int(pid)) == started:
             continue  # the owner is alive: its lab is in use
         names = [n for n in names if n]
