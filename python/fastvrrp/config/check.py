@@ -11,7 +11,7 @@ from typing import Any
 from fastvrrp.config.diagnostics import Diagnostic, Diagnostics
 from fastvrrp.config.keywords import TOP_BLOCK, Raw, read_block
 from fastvrrp.config.model import Checker, Config, Location
-from fastvrrp.config.reader import Reader
+from fastvrrp.config.reader import Reader, Statement
 from fastvrrp.config.resolve import resolve
 from fastvrrp.config.values import Context
 
@@ -70,12 +70,16 @@ def check_file(path: str, config_id: str | None = None, *,
     if not os.path.exists(path):
         diagnostics.fatal(Location(path, 0, 0), f"config file '{path}' does not exist")
         return CheckResult(None, tuple(diagnostics.items), diagnostics.exit_code())
-    reader = Reader(config_id if config_id is not None else default_config_id(), diagnostics)
-    statements = reader.read(path)
+    raw: Raw = {}
+
+    def read_top(statement: Statement) -> None:
+        read_block(ctx, TOP_BLOCK, [statement], raw)
+
+    reader = Reader(config_id if config_id is not None else default_config_id(), diagnostics,
+                    on_statement=read_top)
+    reader.read(path)
     if diagnostics.exit_code() == 4:
         return CheckResult(None, tuple(diagnostics.items), diagnostics.exit_code())
-    raw: Raw = {}
-    read_block(ctx, TOP_BLOCK, statements, raw)
     config = resolve(ctx, raw, tuple(reader.files))
     return CheckResult(config, tuple(diagnostics.items), diagnostics.exit_code())
 

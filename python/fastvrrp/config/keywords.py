@@ -48,6 +48,11 @@ class Keyword:
     #: The block table of its `{ ... }` contents, or "list" for a block of plain lines.
     block: str | None = None
 
+    @property
+    def key(self) -> str:
+        """The raw-dict key recording where the keyword (or its alias target) was."""
+        return "@" + (self.alias_of or self.name)
+
 
 @dataclass(frozen=True)
 class Block:
@@ -196,7 +201,7 @@ def read_block(ctx: Context, block: Block, statements: list[Statement], out: Raw
             continue
         if kw.warn:
             diag.warning(st.location, f"'{st.keyword}' is deprecated - use '{kw.alias_of}'")
-        out["@" + (kw.alias_of or kw.name)] = st.location
+        out[kw.key] = (st.file, st.line, st.column)
         if kw.block is None and st.block is not None:
             diag.warning(st.location,
                          f"'{st.keyword}' does not take a block - ignoring its contents")

@@ -11,6 +11,7 @@ import glob
 import os
 import random
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fastvrrp.config.diagnostics import Diagnostics
@@ -40,31 +41,52 @@ _SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "E": "\x1b", "e": "\x1b", "f": "\f", "n
 
 
 class Statement:
-    """A keyword with its arguments and, for blocks, the statements inside."""
+    """A keyword with its arguments and, for blocks, the statements inside.
 
-    __slots__ = ("arg_columns", "args", "block", "column", "end", "file", "keyword", "line")
+    Argument columns are computed only when asked for (a diagnostic), from the source line.
+    """
+
+    __slots__ = ("_base", "_exact", "_index", "_text", "args", "block", "column", "end",
+                 "file", "keyword", "line")
 
     def __init__(self, keyword: str, file: str, line: int, column: int) -> None:
         self.keyword = keyword
         self.args: list[str] = []
-        self.arg_columns: list[int] = []
         self.file = file
         self.line = line
         self.column = column
         self.block: list[Statement] | None = None
-        #: Where the block's closing brace was (or the opening, if it never closed).
+        #: Where the block's closing brace was (or None if it never closed).
         self.end: Location | None = None
+        self._text = ""
+        self._base = column
+        self._exact = False
+        self._index = 0
 
     @property
     def location(self) -> Location:
         """Where the keyword is."""
         return Location(self.file, self.line, self.column)
 
+    @property
+    def position(self) -> tuple[str, int, int]:
+        """(file, line, column) of the keyword, cheaper than a Location."""
+        return (self.file, self.line, self.column)
+
     def arg_location(self, index: int) -> Location:
         """Where argument `index` is (the keyword's location past the last argument)."""
-        if 0 <= index < len(self.arg_columns):
-            return Location(self.file, self.line, self.arg_columns[index])
-        return self.location
+        if not 0 <= index < len(self.args) or not self._exact:
+            return self.location
+        starts = [m.start() for m in _TOKEN.finditer(self._text)]
+        position = self._index + 1 + index
+        if position >= len(starts):
+            return self.location
+        return Location(self.file, self.line, self._base + starts[position])
+
+    @property
+    def arg_columns(self) -> list[int]:
+        """The column of every argument."""
+        return [self.arg_location(i).column for i in range(len(self.args))]
 
     @property
     def end_location(self) -> Location:
@@ -183,18 +205,6 @@ def expand_braces(pattern: str) -> list[str]:
 
 
 @dataclass
-class _Line:
-    """A logical line after conditionals, macros and generators: ready to tokenize."""
-
-    file: str
-    line: int
-    text: str
-    #: Column of text[0] in the physical line (1-based), or the fixed column for rewritten text.
-    column: int
-    exact: bool
-
-
-@dataclass
 class Reader:
     """Reads a config file (and what it includes) into statements, reporting into `diagnostics`."""
 
@@ -203,8 +213,13 @@ class Reader:
     macros: dict[str, str] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
-    _lines: list[_Line] = field(default_factory=list)
+    #: Called with each top-level statement once it is complete; None collects them.
+    on_statement: Callable[[Statement], None] | None = None
     _stack: list[str] = field(default_factory=list)
+    _blocks: list[tuple[list[Statement], Statement | None]] = field(default_factory=list)
+    _top: list[Statement] = field(default_factory=list)
+    _last_top: Statement | None = None
+    _count: int = 0
     _pending: str | None = None
     _pending_parts: list[str] = field(default_factory=list)
     _file: str = ""
@@ -213,9 +228,11 @@ class Reader:
     # --- files and includes --------------------------------------------------------------
 
     def read(self, path: str) -> list[Statement]:
-        """Read `path` and return its top-level statements."""
+        """Read `path`; return its top-level statements (or pass each to `on_statement`)."""
+        self._blocks = [(self._top, None)]
         self._read_file(path, None)
-        return self._build(self._lines)
+        self._finish()
+        return self._top
 
     def _read_file(self, path: str, included_at: Location | None) -> None:
         real = os.path.realpath(path)
@@ -252,7 +269,7 @@ class Reader:
     def _read_text(self, path: str, text: str) -> None:
         lines = text.split("\n")
         process = self._process
-        append = self._lines.append
+        feed = self._feed
         for number, raw in enumerate(lines, 1):
             if self._too_big:
                 return
@@ -270,9 +287,7 @@ class Reader:
                     self._include(path, number, line, stripped)
                     continue
                 # The common case: nothing to rewrite.
-                append(_Line(path, number, line, 1, True))
-                if len(self._lines) > MAX_LINES:
-                    self._refuse(path, number)
+                feed(path, number, line, 1, True)
                 continue
             if stripped.split(None, 1)[0] in INCLUDE_KEYWORDS:
                 self._include(path, number, line, stripped)
@@ -398,11 +413,9 @@ class Reader:
             )
             return
         if exact:
-            self._lines.append(_Line(path, number, text, column, True))
+            self._feed(path, number, text, column, True)
         else:
-            self._lines.append(_Line(path, number, stripped, column, False))
-        if len(self._lines) > MAX_LINES:
-            self._refuse(path, number)
+            self._feed(path, number, stripped, column, False)
 
     def _macro_value(self, match: re.Match[str]) -> str:
         name = match.group(1) or match.group(3)
@@ -516,59 +529,97 @@ class Reader:
 
     # --- tokens and blocks -----------------------------------------------------------------
 
-    def _build(self, lines: list[_Line]) -> list[Statement]:
-        """Tokenize the logical lines and nest statements into blocks."""
-        top: list[Statement] = []
-        stack: list[tuple[list[Statement], Statement | None]] = [(top, None)]
-        current: list[Statement] = top
+    def _feed(self, path: str, number: int, text: str, base: int, exact: bool) -> None:
+        """Tokenize one logical line and add its statements to the open block."""
+        self._count += 1
+        if self._count > MAX_LINES:
+            if not self._too_big:
+                self._refuse(path, number)
+            return
+        blocks = self._blocks
+        current = blocks[-1][0]
+        if '"' not in text and "'" not in text and "{" not in text and "}" not in text:
+            # Most lines: one statement, plain words.
+            words = text.split()
+            if not words:
+                return
+            column = base + len(text) - len(text.lstrip()) if exact else base
+            st = Statement(words[0], path, number, column)
+            st.args = words[1:]
+            st._text = text
+            st._base = base
+            st._exact = exact
+            if len(blocks) == 1:
+                self._top_statement(st)
+            current.append(st)
+            return
         diag = self.diagnostics
-        token_re = _TOKEN.finditer
-        for entry in lines:
-            text = entry.text
-            path = entry.file
-            number = entry.line
-            statement: Statement | None = None
-            for match in token_re(text):
-                word = match.group(0)
-                column = entry.column + match.start() if entry.exact else entry.column
-                if word == "{":
-                    last = current[-1] if current else None
-                    if last is not None and last.block is None and (
-                        statement is last or statement is None
-                    ):
-                        last.block = []
-                        stack.append((last.block, last))
-                        current = last.block
-                    else:
-                        diag.warning(Location(path, number, column), "Unexpected '{' - ignoring")
-                        dummy = Statement("{", path, number, column)
-                        dummy.block = []
-                        stack.append((dummy.block, None))
-                        current = dummy.block
-                    statement = None
-                    continue
-                if word == "}":
-                    if len(stack) == 1:
-                        diag.warning(Location(path, number, column), "Extra '}' found")
-                    else:
-                        _, owner = stack.pop()
-                        if owner is not None:
-                            owner.end = Location(path, number, column)
-                        current = stack[-1][0]
-                    statement = None
-                    continue
-                if "'" in word or '"' in word:
-                    word, closed = _unquote(word)
-                    if not closed:
-                        diag.warning(Location(path, number, column), "unterminated quoted string")
-                if statement is None:
-                    statement = Statement(word, path, number, column)
-                    current.append(statement)
+        statement: Statement | None = None
+        for index, match in enumerate(_TOKEN.finditer(text)):
+            word = match.group(0)
+            column = base + match.start() if exact else base
+            if word == "{":
+                last = current[-1] if current else None
+                if last is not None and last.block is None and (
+                    statement is last or statement is None
+                ):
+                    last.block = []
+                    blocks.append((last.block, last))
+                    current = last.block
                 else:
-                    statement.args.append(word)
-                    statement.arg_columns.append(column)
-        for _, owner in stack[1:]:
+                    diag.warning(Location(path, number, column), "Unexpected '{' - ignoring")
+                    dummy: list[Statement] = []
+                    blocks.append((dummy, None))
+                    current = dummy
+                statement = None
+                continue
+            if word == "}":
+                if len(blocks) == 1:
+                    diag.warning(Location(path, number, column), "Extra '}' found")
+                else:
+                    _, owner = blocks.pop()
+                    if owner is not None:
+                        owner.end = Location(path, number, column)
+                    current = blocks[-1][0]
+                    if len(blocks) == 1:
+                        self._flush_top()
+                statement = None
+                continue
+            if "'" in word or '"' in word:
+                word, closed = _unquote(word)
+                if not closed:
+                    diag.warning(Location(path, number, column), "unterminated quoted string")
+            if statement is None:
+                statement = Statement(word, path, number, column)
+                statement._text = text
+                statement._base = base
+                statement._exact = exact
+                statement._index = index
+                if len(blocks) == 1:
+                    self._top_statement(statement)
+                current.append(statement)
+            else:
+                statement.args.append(word)
+
+    def _top_statement(self, st: Statement) -> None:
+        """A new top-level statement starts: the previous one is complete."""
+        self._flush_top()
+        self._last_top = st
+
+    def _flush_top(self) -> None:
+        last = self._last_top
+        if last is None or self.on_statement is None:
+            return
+        self._last_top = None
+        # Handing it over frees the tree once it has been read.
+        if self._top and self._top[-1] is last:
+            self._top.pop()
+        self.on_statement(last)
+
+    def _finish(self) -> None:
+        for _, owner in self._blocks[1:]:
             if owner is not None:
-                diag.warning(owner.location,
-                             f"missing '}}' for the block opened by '{owner.keyword}'")
-        return top
+                self.diagnostics.warning(
+                    owner.location, f"missing '}}' for the block opened by '{owner.keyword}'")
+        self._blocks = [(self._top, None)]
+        self._flush_top()

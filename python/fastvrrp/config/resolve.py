@@ -39,6 +39,8 @@ def _loc(raw: Raw, key: str) -> Location:
     where = raw.get("@" + key)
     if isinstance(where, Location):
         return where
+    if isinstance(where, tuple):
+        return Location(*where)
     self_loc = raw.get("@self")
     return self_loc if isinstance(self_loc, Location) else NOWHERE
 
