@@ -1,0 +1,243 @@
+"""The VRRP engine driven from Python directly (no daemon), in real namespaces.
+
+Each engine is created in a router's namespace (`netns.run_in`), so its thread and sockets live
+there; the lab's switch joins the routers' `eth0`s on 198.18.0.0/24.
+"""
+
+from __future__ import annotations
+
+import select
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from fastvrrp._native import Engine, Event, InstanceSpec
+from fastvrrp.lab import Lab, PacketKind, netns, vrrp_pair
+
+pytestmark = pytest.mark.netns
+
+VIP = "198.18.0.100"
+VIP6 = "2001:2::100"
+MASTER, BACKUP, FAULT = 2, 1, 3
+
+EngineFactory = Callable[..., Engine]
+
+
+@pytest.fixture
+def engine_in(lab_factory: Any) -> Iterator[EngineFactory]:
+    """`engine_in(lab, host)`: an Engine whose thread lives in `host`'s namespace; stopped after."""
+    made: list[Engine] = []
+
+    def make(lab: Lab, host: str, **kwargs: Any) -> Engine:
+        engine = netns.run_in(lab.namespace(host), lambda: Engine(**kwargs))
+        made.append(engine)
+        return engine
+
+    yield make
+    for engine in made:
+        engine.stop()
+
+
+def spec(**overrides: Any) -> InstanceSpec:
+    fields: dict[str, Any] = {
+        "name": "VI_1",
+        "ifname": "eth0",
+        "vrid": 51,
+        "version": 3,
+        "family": "inet",
+        "priority": 100,
+        "advert_interval": 0.1,
+        "vips": [(VIP, 24, None, None, None)],
+    }
+    fields.update(overrides)
+    return InstanceSpec(**fields)
+
+
+def status(engine: Engine, name: str = "VI_1") -> dict[str, Any]:
+    for entry in engine.status():
+        data: dict[str, Any] = entry["data"]  # type: ignore[assignment]
+        if data["iname"] == name:
+            return entry
+    raise KeyError(name)
+
+
+def state(engine: Engine, name: str = "VI_1") -> int:
+    return int(status(engine, name)["data"]["state"])
+
+
+def stat(engine: Engine, counter: str, name: str = "VI_1") -> int:
+    return int(status(engine, name)["stats"][counter])
+
+
+def wait_state(engine: Engine, want: int, timeout: float = 3.0, name: str = "VI_1") -> bool:
+    return Lab.wait_for(lambda: state(engine, name) == want, timeout)
+
+
+def transitions(events: list[Event]) -> list[tuple[str, str, str]]:
+    return [(e.old_state, e.new_state, e.reason) for e in events if e.kind == "transition"]
+
+
+def test_master_holds_the_vip_and_the_backup_takes_over_on_stop(
+    lab: Lab, engine_in: EngineFactory
+) -> None:
+    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
+    r1.add_instance(spec(priority=150))
+    r2.add_instance(spec(priority=100))
+    r1.start()
+    r2.start()
+
+    assert wait_state(r1, MASTER)
+    assert select.select([r1.event_fd()], [], [], 1.0)[0], "event fd never became readable"
+    assert lab.wait_for(lambda: VIP in lab.addresses("r1", "eth0"), 2.0)
+    assert wait_state(r2, BACKUP)
+    assert lab.wait_for(lambda: stat(r2, "advert_rcvd") >= 3, 2.0)
+    assert VIP not in lab.addresses("r2", "eth0")
+    assert ("BACKUP", "MASTER", "Receive advertisement timeout") in transitions(r1.events())
+    assert status(r2)["data"]["master_addr"] == "198.18.0.1"
+
+    r2_mac = lab.mac("r2")
+    with lab.capture(duration=5.0) as cap:
+        r1.stop()
+        assert wait_state(r2, MASTER, timeout=2.0)
+        garp = cap.wait_for(
+            lambda p: p.kind is PacketKind.ARP and p.target_ip == VIP and p.src_ip == VIP, 2.0
+        )
+    assert garp is not None, "no gratuitous ARP for the VIP after the takeover"
+    assert garp.src_mac == r2_mac
+    assert lab.wait_for(lambda: VIP in lab.addresses("r2", "eth0"), 2.0)
+    assert VIP not in lab.addresses("r1", "eth0")
+    assert ("BACKUP", "MASTER", "priority 0 received") in transitions(r2.events())
+    assert stat(r2, "pri_zero_rcvd") == 1
+    assert stat(r1, "pri_zero_sent") == 1
+
+
+def test_remove_instance_hands_over_like_a_stop(lab: Lab, engine_in: EngineFactory) -> None:
+    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
+    r1.add_instance(spec(priority=150))
+    r2.add_instance(spec(priority=100))
+    r1.start()
+    r2.start()
+    assert wait_state(r1, MASTER) and wait_state(r2, BACKUP)
+
+    r1.remove_instance("VI_1")
+    assert r1.status() == []
+    assert wait_state(r2, MASTER, timeout=1.0)
+    assert lab.wait_for(lambda: VIP not in lab.addresses("r1", "eth0"), 1.0)
+
+
+def test_ipv6_v3_master_adds_the_vip_and_sends_a_neighbour_advert(
+    lab_factory: Any, engine_in: EngineFactory
+) -> None:
+    lab = lab_factory(vrrp_pair(ipv6=True))
+    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
+    v6 = {"family": "inet6", "vips": [(VIP6, 64, None, None, None)]}
+    r1.add_instance(spec(priority=150, **v6))
+    r2.add_instance(spec(priority=100, **v6))
+    with lab.capture(duration=5.0) as cap:
+        r1.start()
+        r2.start()
+        assert wait_state(r1, MASTER)
+        na = cap.wait_for(lambda p: p.kind is PacketKind.NA and p.target_ip == VIP6, 2.0)
+        advert = cap.wait_for(lambda p: p.kind is PacketKind.ADVERT and p.priority == 150, 2.0)
+    assert na is not None, "no unsolicited NA for the VIP"
+    assert advert is not None and advert.dst_ip == "ff02::12"
+    assert advert.src_ip.startswith("fe80:")
+    assert lab.wait_for(lambda: VIP6 in lab.addresses("r1", "eth0"), 2.0)
+    assert wait_state(r2, BACKUP)
+    assert lab.wait_for(lambda: stat(r2, "advert_rcvd") >= 3, 2.0)
+    assert VIP6 not in lab.addresses("r2", "eth0")
+
+
+def test_v2_pass_auth_elects_and_a_wrong_password_is_counted_and_ignored(
+    lab_factory: Any, engine_in: EngineFactory
+) -> None:
+    lab = lab_factory(vrrp_pair(routers=3))
+    r1, r2, r3 = (engine_in(lab, h) for h in ("r1", "r2", "r3"))
+    v2 = {"version": 2, "advert_interval": 1.0, "auth_type": 1}
+    r1.add_instance(spec(priority=150, start_master=True, auth_pass=b"secret", **v2))
+    r2.add_instance(spec(priority=100, auth_pass=b"secret", **v2))
+    r3.add_instance(spec(priority=50, auth_pass=b"not-it", **v2))
+    for engine in (r1, r2, r3):
+        engine.start()
+
+    assert wait_state(r1, MASTER, timeout=3.0)
+    assert lab.wait_for(lambda: stat(r3, "auth_failure") >= 2, 4.0)
+    assert stat(r2, "advert_rcvd") >= 1
+    assert stat(r2, "auth_failure") == 0
+    # r3 hears nothing it accepts: r1's adverts fail its password check, so none is counted.
+    assert stat(r3, "advert_rcvd") == 0
+    assert state(r2) == BACKUP
+    assert VIP in lab.addresses("r1", "eth0")
+    assert VIP not in lab.addresses("r2", "eth0")
+
+
+def test_unicast_adverts_go_to_the_peer_only(lab: Lab, engine_in: EngineFactory) -> None:
+    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
+    r1.add_instance(spec(priority=150, unicast_src="198.18.0.1", unicast_peers=["198.18.0.2"]))
+    r2.add_instance(spec(priority=100, unicast_src="198.18.0.2", unicast_peers=["198.18.0.1"]))
+    with lab.capture(lab.switch, "r2-eth0", duration=5.0) as cap:
+        r1.start()
+        r2.start()
+        assert wait_state(r1, MASTER)
+        advert = cap.wait_for(lambda p: p.kind is PacketKind.ADVERT and p.priority == 150, 2.0)
+    assert advert is not None
+    assert (advert.src_ip, advert.dst_ip) == ("198.18.0.1", "198.18.0.2")
+    assert wait_state(r2, BACKUP)
+    assert lab.wait_for(lambda: stat(r2, "advert_rcvd") >= 3, 2.0)
+    assert VIP in lab.addresses("r1", "eth0")
+
+
+def test_a_missing_interface_faults_that_instance_only(lab: Lab, engine_in: EngineFactory) -> None:
+    r1 = engine_in(lab, "r1")
+    r1.add_instance(spec(name="VI_GONE", ifname="nope0", vrid=52))
+    r1.add_instance(spec())
+    r1.start()
+
+    assert wait_state(r1, MASTER)
+    assert state(r1, "VI_GONE") == FAULT
+    events = [e for e in r1.events() if e.instance == "VI_GONE"]
+    assert ("INIT", "FAULT", "interface nope0 not found") in transitions(events)
+
+
+def test_link_down_faults_and_link_up_recovers(lab: Lab, engine_in: EngineFactory) -> None:
+    r1 = engine_in(lab, "r1")
+    r1.add_instance(spec())
+    r1.start()
+    assert wait_state(r1, MASTER)
+    assert lab.wait_for(lambda: VIP in lab.addresses("r1", "eth0"), 1.0)
+    r1.events()
+
+    lab.link_down("r1")
+    assert wait_state(r1, FAULT, timeout=1.0)
+    assert lab.wait_for(lambda: VIP not in lab.addresses("r1", "eth0"), 1.0)
+    assert ("MASTER", "FAULT", "interface eth0 down") in transitions(r1.events())
+
+    lab.link_up("r1")
+    assert wait_state(r1, MASTER, timeout=3.0)
+    assert ("FAULT", "BACKUP", "fault cleared") in transitions(r1.events())
+
+
+def test_set_priority_and_set_fault_from_python(lab: Lab, engine_in: EngineFactory) -> None:
+    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
+    r1.add_instance(spec(priority=150))
+    r2.add_instance(spec(priority=100))
+    r1.start()
+    r2.start()
+    assert wait_state(r1, MASTER) and wait_state(r2, BACKUP)
+
+    # A tracker lowers r1 below r2: r2 preempts.
+    r1.set_priority("VI_1", 50)
+    assert wait_state(r2, MASTER, timeout=2.0)
+    assert wait_state(r1, BACKUP)
+    assert status(r1)["data"]["effective_priority"] == 50
+
+    r2.set_fault("VI_1", True, "tracked script chk_web failed")
+    assert wait_state(r2, FAULT, timeout=1.0)
+    assert ("MASTER", "FAULT", "tracked script chk_web failed") in transitions(r2.events())
+    assert wait_state(r1, MASTER, timeout=2.0)
+
+    with pytest.raises(ValueError, match="no VRRP instance"):
+        r1.set_priority("VI_NOPE", 10)
+    with pytest.raises(ValueError, match="exists already"):
+        r1.add_instance(spec())
