@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import struct
@@ -306,6 +307,55 @@ def test_a_sigkilled_lab_is_swept_by_the_next_run(netns_ready: str | None) -> No
     swept = lab_netns.sweep_stale()
     assert set(names) <= set(swept)
     assert not any(lab_netns.exists(n) for n in names)
+    assert Lab.wait_for(lambda: not _alive(pid), timeout=2.0)
+
+
+_PYTEST_CHILD_TEST = textwrap.dedent("""
+    import json, os, time
+    from fastvrrp.lab.pytest_fixtures import lab, lab_factory, lab_namespaces_made, netns_ready
+
+    def test_sleeps_in_a_lab(lab):
+        proc = lab.spawn("r1", ["sleep", "60"])
+        with open(os.environ["LAB_INFO"], "w") as f:
+            json.dump({"namespaces": lab.namespaces, "pid": proc.pid}, f)
+        time.sleep(30)
+""")
+
+
+@netns
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_pytest_during_a_lab_test_leaves_nothing_behind(
+    netns_ready: str | None, tmp_path: Path, sig: signal.Signals
+) -> None:
+    if netns_ready is not None:
+        pytest.skip(netns_ready)
+    (tmp_path / "test_child.py").write_text(_PYTEST_CHILD_TEST)
+    info_path = tmp_path / "info.json"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", os.devnull,
+         "--rootdir", str(tmp_path), "--basetemp", str(tmp_path / "tmp"), str(tmp_path)],
+        env={**os.environ, "LAB_INFO": str(info_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert Lab.wait_for(info_path.exists, timeout=20.0, interval=0.05)
+        time.sleep(0.1)  # let the json land whole
+        child.send_signal(sig)
+        out, _ = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    info = json.loads(info_path.read_text())
+    names, pid = info["namespaces"], info["pid"]
+    leftovers = [n for n in names if lab_netns.exists(n)]
+    if leftovers:
+        lab_netns.kill_all_in(leftovers)
+        lab_netns.delete(leftovers)
+    assert leftovers == [], out
+    assert child.returncode != 0  # the run stopped, it did not carry on
     assert Lab.wait_for(lambda: not _alive(pid), timeout=2.0)
 
 

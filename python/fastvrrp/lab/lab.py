@@ -242,7 +242,7 @@ class Lab:
         links = [
             f"link add name {topo.bridge} netns {sw} type bridge stp_state 0 mcast_snooping 0"
         ]
-        batches: dict[str, list[str]] = {sw: [f"link set {topo.bridge} up"]}
+        batches: dict[str, list[str]] = {sw: ["link set lo up", f"link set {topo.bridge} up"]}
         for node in topo.hosts:
             ns = self.namespace(node.name)
             cmds = ["link set lo up"]
