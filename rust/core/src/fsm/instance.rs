@@ -5,7 +5,7 @@ use core::time::Duration;
 use std::net::IpAddr;
 
 use super::{
-    interval_duration, master_down_interval, skew_for, skew_time, Action, AddressListCheck, Input,
+    interval_duration, master_down_interval, skew_time, Action, AddressListCheck, Input,
     InstanceConfig, Reason, StartState, State, Stats, Timestamp, Version, MAX_ADVERT_INTERVAL_CS,
     PRIORITY_OWNER, PRIORITY_STOP,
 };
@@ -18,8 +18,6 @@ const MAX_GRATUITOUS_REPEAT: u32 = 255;
 enum DownCause {
     /// No advert accepted for Master_Down_Interval.
     Silence,
-    /// `state MASTER` below 255 at startup: one interval plus the minimum skew, whatever our priority.
-    WantMaster,
     /// The master sent priority 0; the timer is Skew_Time.
     PriorityZero,
     /// We are ignoring a lower-priority master (preemption).
@@ -29,7 +27,7 @@ enum DownCause {
 impl DownCause {
     fn reason(self) -> Reason {
         match self {
-            DownCause::Silence | DownCause::WantMaster => Reason::MasterDownTimeout,
+            DownCause::Silence => Reason::MasterDownTimeout,
             DownCause::PriorityZero => Reason::PriorityZeroReceived,
             DownCause::LowerPriority => Reason::Preempt,
         }
@@ -249,27 +247,19 @@ impl Instance {
         self.faulted |= !interface_up;
         if self.faulted {
             self.enter_fault(now, Reason::Startup, out);
+        } else if self.config.start_state == StartState::Master
+            && self.base_priority == PRIORITY_OWNER
+        {
+            self.become_master(now, Reason::StartupAsOwner, out);
         } else {
-            self.enter_initial_state(now, Reason::Startup, out);
+            self.enter_backup(now, Reason::Startup, out);
         }
     }
 
-    /// Startup and leaving fault: owner with `state MASTER` → Master; otherwise Backup.
-    fn enter_initial_state(&mut self, now: Timestamp, reason: Reason, out: &mut Vec<Action>) {
-        let wants_master = self.config.start_state == StartState::Master;
-        if wants_master && self.base_priority == PRIORITY_OWNER {
-            self.become_master(now, Reason::StartupAsOwner, out);
-            return;
-        }
+    /// Startup (unless owner with `state MASTER`) and leaving fault: Backup with a full Master_Down_Interval.
+    fn enter_backup(&mut self, now: Timestamp, reason: Reason, out: &mut Vec<Action>) {
         self.master_interval_cs = self.config.advert_interval_cs;
-        if wants_master {
-            // keepalived: one interval plus the minimum skew, so `state MASTER` takes over quickly.
-            let min_skew = skew_for(self.config.version, 1, self.master_interval_cs);
-            let down = interval_duration(self.master_interval_cs).saturating_add(min_skew);
-            self.arm_down_timer(now, down, DownCause::WantMaster);
-        } else {
-            self.arm_down_timer(now, self.master_down_interval(), DownCause::Silence);
-        }
+        self.arm_down_timer(now, self.master_down_interval(), DownCause::Silence);
         self.master_address = None;
         self.master_priority = None;
         self.preempt_deadline = self.delay_from(now, self.config.preempt_delay);
@@ -450,8 +440,7 @@ impl Instance {
         let new = priority.clamp(1, PRIORITY_OWNER - 1);
         self.effective_priority = new;
         // A running Master_Down timer follows the new Skew_Time (keepalived 2.x moves it by the difference).
-        let running = self.state == State::Backup && self.down_cause != DownCause::WantMaster;
-        if let (true, Some(deadline)) = (running, self.main_timer) {
+        if let (State::Backup, Some(deadline)) = (self.state, self.main_timer) {
             let skew = |p| skew_time(self.config.version, p, self.master_interval_cs);
             let (old_skew, new_skew) = (skew(old), skew(new));
             self.main_timer = Some(if new_skew >= old_skew {
@@ -478,7 +467,7 @@ impl Instance {
         }
         self.faulted = false;
         if self.state == State::Fault {
-            self.enter_initial_state(now, Reason::FaultCleared, out);
+            self.enter_backup(now, Reason::FaultCleared, out);
         }
     }
 

@@ -32,13 +32,14 @@
 //!
 //! # Choices where keepalived and the RFC differ (what this module does)
 //!
-//! - **Startup** follows keepalived 2.x `vrrp_init_state`: priority 255 with `state MASTER` becomes master at
-//!   once (keepalived arms a 1 µs timer; we skip the timer). `state MASTER` below 255 starts in Backup with a
-//!   short down timer of `Master_Adver_Interval + minimum skew` (the skew for priority 255: 1/256 s in v2,
-//!   interval/256 in v3), so it becomes master after about one interval unless it hears a master with a
-//!   priority ≥ its own (or any master, with `nopreempt`). `state BACKUP` (any priority, even 255) starts in
-//!   Backup with the full Master_Down_Interval. An interface that is down at startup gives Fault.
-//! - **Leaving fault** uses the same rule as startup (keepalived's `vrrp_leave_fault` in 2.x).
+//! - **Startup** does what keepalived 2.2.7 does, measured here (v3, 1 s, notify timestamps): priority 255
+//!   with `state MASTER` becomes master at once (keepalived arms a 1 µs timer; we skip it). Everything else,
+//!   including `state MASTER` below 255 and `state BACKUP` at 255, starts in Backup with the full
+//!   Master_Down_Interval (priority 100 became master 3.61 s after startup with either `state`). Some later
+//!   keepalived sources arm only `interval + skew(255)` for `state MASTER` below 255; 2.2.7 does not, and
+//!   neither do we. An interface that is down at startup gives Fault.
+//! - **Leaving fault** always goes to Backup with the full Master_Down_Interval, even for an owner with
+//!   `state MASTER` (measured on 2.2.7: BACKUP at link-up, MASTER 3.00 s later).
 //! - **Adverts that arrive after a deadline but before the engine ticked** are processed first: the advert
 //!   proves the master alive, which avoids a split brain when the engine thread was starved. The engine should
 //!   still tick as soon as a deadline passes.
@@ -54,8 +55,7 @@
 //! - **Two owners**: a master at 255 hearing another 255 from a different address lowers its own priority to
 //!   254 for good (keepalived's "CONFIGURATION ERROR" workaround), and then steps down if that address wins.
 //! - **Priority changes** ([`Input::SetPriority`]): a Backup's running Master_Down timer moves by the change
-//!   in Skew_Time (keepalived 2.x), except the short `state MASTER` startup timer. Moved earlier it may already
-//!   be due: the engine re-reads [`Instance::next_deadline`] after every input anyway. A Master sends nothing at
+//!   in Skew_Time (keepalived 2.x). Moved earlier it may already be due: the engine re-reads [`Instance::next_deadline`] after every input anyway. A Master sends nothing at
 //!   once; its next adverts carry the new priority, and a higher backup then preempts through its own timer.
 //! - **v2 interval mismatch**: the FSM drops the advert and counts `advert_interval_err` (so it is testable);
 //!   the advert is not counted in `advert_rcvd` (keepalived checks the interval before counting). The engine
@@ -152,7 +152,7 @@ impl fmt::Display for State {
 pub enum StartState {
     /// `state BACKUP` (the default): wait a full Master_Down_Interval before claiming mastership.
     Backup,
-    /// `state MASTER`: as owner (255), master at once; otherwise after about one interval (see the module doc).
+    /// `state MASTER`: as owner (255), master at once; below 255 the same as `Backup` (keepalived 2.2.7).
     Master,
 }
 
@@ -300,7 +300,7 @@ pub enum Input {
 pub enum Reason {
     /// Startup into Backup or Fault.
     Startup,
-    /// Startup (or leaving fault) as the owner with `state MASTER`: master at once.
+    /// Startup as the owner with `state MASTER`: master at once.
     StartupAsOwner,
     /// The Master_Down timer expired (keepalived logs "Receive advertisement timeout").
     MasterDownTimeout,
@@ -398,7 +398,13 @@ const NANOS_PER_CS: u64 = 10_000_000;
 ///
 /// v2: `(256 − priority)/256` s; v3: `(256 − priority) × interval / 256`. Truncated to the nanosecond.
 pub fn skew_time(version: Version, priority: u8, master_interval_cs: u16) -> Duration {
-    skew_for(version, 256 - u64::from(priority), master_interval_cs)
+    let units = 256 - u64::from(priority);
+    match version {
+        Version::V2 => Duration::from_nanos(units * 1_000_000_000 / 256),
+        Version::V3 => {
+            Duration::from_nanos(units * u64::from(master_interval_cs) * NANOS_PER_CS / 256)
+        }
+    }
 }
 
 /// Master_Down_Interval: `adverts × interval + Skew_Time` (RFC: `adverts` = 3).
@@ -411,16 +417,6 @@ pub fn master_down_interval(
     interval_duration(master_interval_cs)
         .saturating_mul(u32::from(adverts))
         .saturating_add(skew_time(version, priority, master_interval_cs))
-}
-
-/// The skew with `256 − priority` replaced by `units` (keepalived's minimum skew uses 1).
-fn skew_for(version: Version, units: u64, master_interval_cs: u16) -> Duration {
-    match version {
-        Version::V2 => Duration::from_nanos(units * 1_000_000_000 / 256),
-        Version::V3 => {
-            Duration::from_nanos(units * u64::from(master_interval_cs) * NANOS_PER_CS / 256)
-        }
-    }
 }
 
 fn interval_duration(interval_cs: u16) -> Duration {
