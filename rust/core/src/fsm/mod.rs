@@ -55,8 +55,9 @@
 //! - **Two owners**: a master at 255 hearing another 255 from a different address lowers its own priority to
 //!   254 for good (keepalived's "CONFIGURATION ERROR" workaround), and then steps down if that address wins.
 //! - **Priority changes** ([`Input::SetPriority`]): a Backup's running Master_Down timer moves by the change
-//!   in Skew_Time (keepalived 2.x). Moved earlier it may already be due: the engine re-reads [`Instance::next_deadline`] after every input anyway. A Master sends nothing at
-//!   once; its next adverts carry the new priority, and a higher backup then preempts through its own timer.
+//!   in Skew_Time (keepalived 2.x). Moved earlier it may already be due: the engine re-reads
+//!   [`Instance::next_deadline`] after every input anyway. A Master sends nothing at once; its next adverts
+//!   carry the new priority, and a higher backup then preempts through its own timer.
 //! - **v2 interval mismatch**: the FSM drops the advert and counts `advert_interval_err` (so it is testable);
 //!   the advert is not counted in `advert_rcvd` (keepalived checks the interval before counting). The engine
 //!   passes v2 intervals converted to centiseconds.
@@ -77,7 +78,8 @@
 //!   Master → Fault, not shutdown.
 //! - **Fault and Unfault are levels**: the engine aggregates its fault sources (interface, trackers, sync
 //!   group) and sends `Fault` when the first appears and `Unfault` when the last clears; repeats are no-ops.
-//!   A fault before startup is remembered: `Startup` then enters Fault.
+//!   A fault before startup is remembered: `Startup` then enters Fault. `Shutdown` forgets it: the next
+//!   `Startup { interface_up }` says again whether the interface is up.
 
 mod instance;
 #[cfg(test)]
