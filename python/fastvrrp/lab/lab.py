@@ -144,11 +144,13 @@ class Lab:
         self.topology = topology if topology is not None else vrrp_pair()
         self.id = self._fresh_id()
         self._own_workdir = workdir is None
+        # Created by up(), so a Lab that never comes up leaves no directory behind.
         self.workdir = (
-            Path(tempfile.mkdtemp(prefix=f"{self.id}-")) if workdir is None else Path(workdir)
+            Path(tempfile.gettempdir()) / f"{self.id}-lab" if workdir is None else Path(workdir)
         )
         self._keep_workdir = keep_workdir
         self._stop_grace = stop_grace
+        self._made_workdir = False
         self._processes: list[LabProcess] = []
         self._captures: list[Capture] = []
         self._created: list[str] = []
@@ -222,6 +224,8 @@ class Lab:
             self._sigterm_installed = True
         t0 = time.monotonic()
         try:
+            self.workdir.mkdir(parents=True, exist_ok=not self._own_workdir)
+            self._made_workdir = self._own_workdir
             self._build()
         except BaseException:
             self.close()
@@ -233,7 +237,11 @@ class Lab:
         topo = self.topology
         sw = self.namespace(topo.switch)
         self._created = list(self.namespaces)
-        self._owner_record = netns.write_owner(self.id, self._created)
+        self._owner_record = netns.write_owner(
+            self.id,
+            self._created,
+            str(self.workdir) if self._made_workdir and not self._keep_workdir else None,
+        )
         netns.create(self._created)
         netns.write_sysctls(sw, SWITCH_SYSCTLS)
         for host in self.hosts:
@@ -271,7 +279,10 @@ class Lab:
             return  # a forked child inherited our atexit hook: the lab is not its to delete
         t0 = time.monotonic()
         with _signals_deferred():
-            self._teardown()
+            try:
+                self._teardown()
+            except Exception as exc:  # teardown must not raise; say what went wrong instead
+                self.teardown_errors.append(f"teardown: {exc!r}")
             with suppress(Exception):
                 atexit.unregister(self.close)
             if self._sigterm_installed and signal.getsignal(signal.SIGTERM) is _exit_on_sigterm:
@@ -306,7 +317,7 @@ class Lab:
             self.teardown_errors.append(f"namespaces not deleted: {remaining}")
         elif self._owner_record is not None:
             attempt("remove owner record", partial(os.unlink, self._owner_record))
-        if self._own_workdir and not self._keep_workdir:
+        if self._made_workdir and not self._keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _check_usable(self) -> None:

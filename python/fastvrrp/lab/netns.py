@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -185,13 +186,17 @@ def _start_time(pid: int) -> str | None:
         return None
 
 
-def write_owner(lab_id: str, names: Iterable[str]) -> str:
-    """Record that this process owns namespaces `names`; return the record's path."""
+def write_owner(lab_id: str, names: Iterable[str], scratch: str | None = None) -> str:
+    """Record that this process owns namespaces `names` (and the temp dir `scratch`).
+
+    Returns the record's path.
+    """
     os.makedirs(OWNERS_DIR, exist_ok=True)
     record = os.path.join(OWNERS_DIR, lab_id)
     pid = os.getpid()
     with open(record, "w") as f:
-        f.write(f"{pid} {_start_time(pid)} {_pid_namespace()}\n" + "\n".join(names) + "\n")
+        f.write(f"{pid} {_start_time(pid)} {_pid_namespace()}\n{scratch or '-'}\n")
+        f.write("\n".join(names) + "\n")
     return record
 
 
@@ -213,7 +218,7 @@ def sweep_stale() -> list[str]:
         record = os.path.join(OWNERS_DIR, entry)
         try:
             with open(record) as f:
-                head, *names = f.read().split("\n")
+                head, scratch, *names = f.read().split("\n")
             pid, started, pidns = head.split()
         except (OSError, ValueError):
             continue
@@ -225,6 +230,8 @@ def sweep_stale() -> list[str]:
         kill_all_in(names)
         if not delete(names):
             swept += names
+            if scratch != "-":
+                shutil.rmtree(scratch, ignore_errors=True)
             with contextlib.suppress(OSError):
                 os.unlink(record)
     return swept
