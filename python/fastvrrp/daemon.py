@@ -1,0 +1,153 @@
+"""The fastvrrp daemon: turns a checked config into a running engine and reacts to its events.
+
+The Rust engine thread owns the sockets, the timers and the state machines; it sends adverts, adds the
+VIPs and sends gratuitous ARPs by itself. This module starts it, feeds it the instances, turns its
+events into keepalived's log lines, and stops it cleanly on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from fastvrrp._native import Engine, Event, InstanceSpec
+from fastvrrp.config.model import Config, GlobalDefs, VrrpInstance
+from fastvrrp.net.vmac import VirtualMac, vmac_for
+
+AUTH_TYPES = {None: 0, "PASS": 1, "AH": 2}
+
+EventListener = Callable[[Event], None]
+
+
+def instance_spec(instance: VrrpInstance, global_defs: GlobalDefs) -> InstanceSpec:
+    """The engine's view of one vrrp_instance block."""
+    return InstanceSpec(
+        name=instance.name,
+        ifname=instance.interface or "",
+        vrid=instance.virtual_router_id,
+        version=instance.version,
+        family=instance.family,
+        priority=instance.priority,
+        advert_interval=instance.advert_int,
+        preempt=not instance.nopreempt,
+        preempt_delay=instance.preempt_delay,
+        start_master=instance.state == "MASTER",
+        auth_type=AUTH_TYPES.get(instance.auth_type, 0),
+        auth_pass=instance.auth_pass,
+        vips=[(v.address, v.prefix, v.dev, v.label, v.brd) for v in instance.virtual_ipaddress],
+        unicast_src=instance.unicast_src_ip,
+        unicast_peers=[peer.address for peer in instance.unicast_peers],
+        checksum_form="plain" if instance.v3_checksum_as_v2 else "pseudo",
+        skip_check_adv_addr=instance.skip_check_adv_addr or global_defs.vrrp_skip_check_adv_addr,
+        garp_master_delay=float(instance.garp_master_delay),
+        garp_master_repeat=instance.garp_master_repeat,
+        garp_master_refresh=float(instance.garp_master_refresh),
+        garp_interval=float(
+            global_defs.vrrp_gna_interval
+            if instance.family == "inet6"
+            else global_defs.vrrp_garp_interval
+        ),
+        send_ifname=instance.use_vmac,
+    )
+
+
+def log_event(logger: logging.Logger, event: Event) -> None:
+    """Log an engine event with keepalived's wording, which operators grep for."""
+    name = event.instance
+    if event.kind == "transition":
+        if event.reason == "Receive advertisement timeout":
+            logger.info("(%s) Receive advertisement timeout", name)
+        elif event.reason and event.new_state != "STOP":
+            logger.info("(%s) %s", name, event.reason)
+        if event.new_state in ("MASTER", "BACKUP", "FAULT"):
+            logger.info("(%s) Entering %s STATE", name, event.new_state)
+        elif event.new_state == "STOP":
+            logger.info("(%s) Stopped", name)
+    elif event.kind == "fault":
+        logger.warning("(%s) %s", name, event.reason)
+    else:
+        logger.info("(%s) %s", name, event.reason)
+
+
+@dataclass
+class Daemon:
+    """One running fastvrrp: an engine, its instances, and the listeners of its events."""
+
+    config: Config
+    logger: logging.Logger
+    pidfile: str | None = None
+    listeners: list[EventListener] = field(default_factory=list)
+    engine: Engine | None = None
+    vmacs: list[VirtualMac] = field(default_factory=list)
+
+    async def run(self) -> int:
+        """Run until SIGTERM or SIGINT; return the process exit code."""
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        self._write_pidfile()
+        try:
+            engine = self.start()
+            loop.add_reader(engine.event_fd(), self.dispatch_events)
+            await stopping.wait()
+            self.logger.info("Stopping")
+            loop.remove_reader(engine.event_fd())
+        finally:
+            self.stop()
+            self._remove_pidfile()
+        return 0
+
+    def start(self) -> Engine:
+        """Create the engine, add every instance, and start its thread."""
+        global_defs = self.config.global_defs
+        engine = Engine(rt_priority=global_defs.vrrp_rt_priority, no_swap=global_defs.vrrp_no_swap)
+        self.engine = engine
+        for instance in self.config.vrrp_instances:
+            if instance.use_vmac:
+                self.vmacs.append(self._make_vmac(instance))
+            engine.add_instance(instance_spec(instance, global_defs))
+        engine.start()
+        self.dispatch_events()
+        return engine
+
+    def stop(self) -> None:
+        """Stop the engine (masters send priority 0 and drop their VIPs), then log what it said."""
+        if self.engine is not None:
+            self.engine.stop()
+            self.dispatch_events()
+            self.engine = None
+        for vmac in self.vmacs:
+            vmac.remove()
+        self.vmacs.clear()
+        self.logger.info("Stopped")
+
+    def dispatch_events(self) -> None:
+        """Drain the engine's events: log them, then hand them to the listeners (notify, FIFO...)."""
+        if self.engine is None:
+            return
+        for event in self.engine.events():
+            log_event(self.logger, event)
+            for listener in self.listeners:
+                listener(event)
+
+    def _make_vmac(self, instance: VrrpInstance) -> VirtualMac:
+        vmac = vmac_for(instance)
+        vmac.create()
+        return vmac
+
+    def _write_pidfile(self) -> None:
+        if self.pidfile:
+            with open(self.pidfile, "w") as handle:
+                handle.write(f"{os.getpid()}\n")
+
+    def _remove_pidfile(self) -> None:
+        if self.pidfile:
+            try:
+                os.unlink(self.pidfile)
+            except FileNotFoundError:
+                pass

@@ -1,0 +1,1 @@
+"""Host networking off the takeover path: the use_vmac macvlan."""

@@ -1,0 +1,1 @@
+"""Observability: logging now; status, metrics and dumps as they land."""
