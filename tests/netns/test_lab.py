@@ -25,6 +25,7 @@ from fastvrrp.lab import (
 )
 from fastvrrp.lab import netns as lab_netns
 from fastvrrp.lab.capture import parse_frame
+from fastvrrp.lab.daemons import DaemonFiles, fastvrrp_argv
 from fastvrrp.lab.pytest_fixtures import LabFactory
 
 netns = pytest.mark.netns
@@ -412,6 +413,30 @@ def test_keepalived_pair_fails_over_when_the_master_link_goes_down(
     assert r2_adverts and r2_adverts[0].vrid == 51 and r2_adverts[0].priority == 100
     assert any(p.kind is PacketKind.ARP and p.target_ip == VIP and p.time > down_at
                for p in packets)
+
+
+@netns
+@pytest.mark.interop
+def test_two_keepalived_in_one_host_get_their_own_pid_files(
+    lab: Lab, keepalived_ready: str | None
+) -> None:
+    if keepalived_ready is not None:
+        pytest.skip(keepalived_ready)
+    first = lab.start_keepalived("r1", KEEPALIVED_CONF.format(priority=200))
+    second = lab.start_keepalived(
+        "r1", KEEPALIVED_CONF.format(priority=150).replace("51", "52").replace(".100", ".101")
+    )
+    assert lab.wait_for(lambda: {VIP, "198.18.0.101"} <= lab.addresses("r1", "eth0"), 5.0)
+    assert first.running and second.running
+    assert first.stop() == 0
+    assert second.running
+
+
+def test_fastvrrp_launcher_runs_this_interpreter() -> None:
+    files = DaemonFiles(Path("/tmp/x"))
+    argv = fastvrrp_argv(files, ["-D"])
+    conf = "/tmp/x/keepalived.conf"
+    assert argv == [sys.executable, "-m", "fastvrrp", "run", "-n", "-l", "-f", conf, "-D"]
 
 
 def test_fastvrrp_runs_as_a_module() -> None:
