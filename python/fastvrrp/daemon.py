@@ -1,13 +1,14 @@
 """The fastvrrp daemon: turns a checked config into a running engine and reacts to its events.
 
-The Rust engine thread owns the sockets, the timers and the state machines; it sends adverts, adds the
-VIPs and sends gratuitous ARPs by itself. This module starts it, feeds it the instances, turns its
-events into keepalived's log lines, and stops it cleanly on SIGTERM/SIGINT.
+The Rust engine thread owns the sockets, the timers and the state machines; it sends adverts,
+adds the VIPs and sends gratuitous ARPs by itself. This module starts it, feeds it the
+instances, turns its events into keepalived's log lines, and stops it cleanly on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -127,7 +128,7 @@ class Daemon:
         self.logger.info("Stopped")
 
     def dispatch_events(self) -> None:
-        """Drain the engine's events: log them, then hand them to the listeners (notify, FIFO...)."""
+        """Drain the engine's events: log them, then hand them to the listeners (notify, FIFO)."""
         if self.engine is None:
             return
         for event in self.engine.events():
@@ -147,7 +148,5 @@ class Daemon:
 
     def _remove_pidfile(self) -> None:
         if self.pidfile:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.pidfile)
-            except FileNotFoundError:
-                pass

@@ -27,7 +27,7 @@ class VirtualMac:
     mac: str
 
     def create(self) -> None:
-        """Create the macvlan (private mode, as keepalived does) and bring it up; reuse it if present."""
+        """Create the macvlan (private mode, as keepalived does) and bring it up, or reuse it."""
         with IPRoute() as ipr:
             if ipr.link_lookup(ifname=self.name):
                 return
