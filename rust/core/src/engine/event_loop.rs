@@ -110,6 +110,10 @@ struct Slot {
     faults: Faults,
     deadline: Option<Timestamp>,
     sending_failed: bool,
+    /// The last takeover by timer: deadline to first gratuitous packet sent (ns).
+    takeover_garp_ns: u64,
+    /// The last VIP add through netlink, all VIPs and acks (ns).
+    vip_add_ns: u64,
     missing_source_reported: bool,
 }
 
@@ -392,6 +396,8 @@ impl Runtime {
             deadline: None,
             sending_failed: false,
             missing_source_reported: false,
+            takeover_garp_ns: 0,
+            vip_add_ns: 0,
         };
         // The tie-break needs our primary address: learn it before the FSM is built.
         if slot.spec.unicast_src.is_none() {
@@ -712,12 +718,30 @@ impl Runtime {
                 return;
             }
         }
+        let mut took_over = false;
         for action in &actions {
             match *action {
                 Action::SendAdvert { priority } => self.send_advert(id, priority, due),
-                Action::AddVips => self.change_vips(id, AddrOp::Add),
+                Action::AddVips => {
+                    let t0 = sys::monotonic_ns();
+                    self.change_vips(id, AddrOp::Add);
+                    let spent = sys::monotonic_ns().saturating_sub(t0);
+                    if let Some(slot) = self.slot_mut(id) {
+                        slot.vip_add_ns = spent;
+                    }
+                    took_over = true;
+                }
                 Action::RemoveVips => self.change_vips(id, AddrOp::Remove),
-                Action::SendGratuitous => self.send_gratuitous(id),
+                Action::SendGratuitous => {
+                    self.send_gratuitous(id);
+                    if let (true, Some(at)) = (took_over, due) {
+                        let spent = sys::monotonic_ns().saturating_sub(at.as_nanos());
+                        if let Some(slot) = self.slot_mut(id) {
+                            slot.takeover_garp_ns = spent;
+                        }
+                        took_over = false;
+                    }
+                }
                 Action::Transition { from, to, reason } => {
                     let Some(slot) = self.slot(id) else { continue };
                     let text = match (to, slot.faults.reason()) {
@@ -1235,6 +1259,8 @@ fn status_of(slot: &Slot) -> InstanceStatus {
                 lateness.quantile_bound_us(0.99).unwrap_or(0),
             ),
             ("advert_lateness_max_us", lateness.max_ns / 1_000),
+            ("takeover_garp_ns", slot.takeover_garp_ns),
+            ("vip_add_ns", slot.vip_add_ns),
         ],
     }
 }

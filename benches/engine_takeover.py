@@ -1,0 +1,104 @@
+"""Rough engine takeover numbers, run by hand as root (not a test).
+
+    .venv/bin/python benches/engine_takeover.py
+
+Two engines in a lab (v3, advert_int 0.1, r1 priority 150, r2 priority 100, one VIP). Each round
+cuts r1's link; r2's Master_Down timer (3 x 0.1 s + skew 60.9375 ms) expires and it takes over.
+Measured on the bridge capture, from the floor (r1's last advert + Master_Down): r2's first advert
+and first gratuitous ARP. Also the engine's own view: deadline -> GARP sent, and the VIP add.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from typing import Any
+
+from fastvrrp._native import Engine, InstanceSpec
+from fastvrrp.lab import CapturedPacket, Lab, PacketKind, netns
+
+VIP = "198.18.0.100"
+MASTER_DOWN = 3 * 0.1 + (256 - 100) * 0.1 / 256
+ROUNDS = 10
+
+
+def spec(priority: int) -> InstanceSpec:
+    return InstanceSpec(
+        name="VI_1",
+        ifname="eth0",
+        vrid=51,
+        version=3,
+        family="inet",
+        priority=priority,
+        advert_interval=0.1,
+        vips=[(VIP, 24, None, None, None)],
+    )
+
+
+def state(engine: Engine) -> int:
+    data: dict[str, Any] = engine.status()[0]["data"]  # type: ignore[assignment]
+    return int(data["state"])
+
+
+def engine_stat(engine: Engine, name: str) -> int:
+    data: dict[str, Any] = engine.status()[0]["data"]  # type: ignore[assignment]
+    return int(data["engine"][name])
+
+
+def main() -> int:
+    advert_ms: list[float] = []
+    garp_ms: list[float] = []
+    inside_ms: list[float] = []
+    vip_add_ms: list[float] = []
+    with Lab() as lab:
+        r1 = netns.run_in(lab.namespace("r1"), Engine)
+        r2 = netns.run_in(lab.namespace("r2"), Engine)
+        try:
+            r1.add_instance(spec(150))
+            r2.add_instance(spec(100))
+            r1.start()
+            r2.start()
+            for _ in range(ROUNDS):
+                if not (lab.wait_for(lambda: state(r1) == 2 and state(r2) == 1, 5.0)):
+                    print("r1 did not become master again", file=sys.stderr)
+                    return 1
+                mac2 = lab.mac("r2")
+
+                def is_garp(p: CapturedPacket, mac: str = mac2) -> bool:
+                    return p.kind is PacketKind.ARP and p.target_ip == VIP and p.src_mac == mac
+
+                with lab.capture(duration=3.0) as cap:
+                    cap.wait_for(
+                        lambda p: p.kind is PacketKind.ADVERT and p.src_ip == "198.18.0.1", 1.0
+                    )
+                    lab.link_down("r1")
+                    garp = cap.wait_for(is_garp, 2.0)
+                    packets = cap.stop()
+                if garp is None:
+                    print("no GARP seen", file=sys.stderr)
+                    return 1
+                adverts = [p for p in packets if p.kind is PacketKind.ADVERT]
+                last_r1 = max(p.time for p in adverts if p.src_ip == "198.18.0.1")
+                first_r2 = min(p.time for p in adverts if p.src_ip == "198.18.0.2")
+                floor = last_r1 + MASTER_DOWN
+                advert_ms.append((first_r2 - floor) * 1e3)
+                garp_ms.append((garp.time - floor) * 1e3)
+                inside_ms.append(engine_stat(r2, "takeover_garp_ns") / 1e6)
+                vip_add_ms.append(engine_stat(r2, "vip_add_ns") / 1e6)
+                lab.link_up("r1")
+        finally:
+            r1.stop()
+            r2.stop()
+
+    def show(what: str, xs: list[float]) -> None:
+        print(f"{what:48s} p50 {statistics.median(xs):.3f} ms  max {max(xs):.3f} ms  (n={len(xs)})")
+
+    show("first advert after the floor (wire)", advert_ms)
+    show("first GARP after the floor (wire)", garp_ms)
+    show("deadline -> GARP sent (engine clock)", inside_ms)
+    show("VIP add via netlink, with ack (engine clock)", vip_add_ms)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
