@@ -20,6 +20,7 @@ import pytest
 
 SAMPLES = Path("/usr/share/doc/keepalived/samples")
 SAMPLE_FILES = sorted(SAMPLES.glob("keepalived.conf.*")) if SAMPLES.is_dir() else []
+SEED_FILES = sorted((Path(__file__).parent.parent / "configs" / "seed").glob("*.conf"))
 _NAMED_LINE = re.compile(r"\((?P<file>[^():]+): Line (?P<line>\d+)\)")
 _OUR_LINE = re.compile(r"^(?P<file>.+?):(?P<line>\d+):\d+: (?:fatal|error|warning|note): ",
                        re.M)
@@ -38,6 +39,19 @@ def namespace() -> Iterator[str]:
     name = "fvck" + secrets.token_hex(3)
     subprocess.run(["ip", "netns", "add", name], check=True)
     try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture(scope="module")
+def namespace_with_eth0() -> Iterator[str]:
+    """A namespace where the seed configs' eth0 exists (one end of a veth pair)."""
+    name = "fvce" + secrets.token_hex(3)
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "add", "eth0", "type", "veth", "peer", "name",
+                        "eth0p"], check=True)
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
@@ -69,5 +83,13 @@ def _fastvrrp(namespace: str, path: Path) -> tuple[int, set[int], str]:
 def test_check_agrees_with_keepalived(namespace: str, sample: Path) -> None:
     ka_code, ka_lines = _keepalived(namespace, sample)
     fv_code, fv_lines, report = _fastvrrp(namespace, sample)
+    assert fv_code == ka_code, report
+    assert ka_lines <= fv_lines, f"keepalived names {sorted(ka_lines - fv_lines)}:\n{report}"
+
+
+@pytest.mark.parametrize("config", SEED_FILES, ids=lambda p: p.name)
+def test_seed_configs_agree_with_keepalived(namespace_with_eth0: str, config: Path) -> None:
+    ka_code, ka_lines = _keepalived(namespace_with_eth0, config)
+    fv_code, fv_lines, report = _fastvrrp(namespace_with_eth0, config)
     assert fv_code == ka_code, report
     assert ka_lines <= fv_lines, f"keepalived names {sorted(ka_lines - fv_lines)}:\n{report}"

@@ -16,6 +16,8 @@ Severity = Literal["fatal", "error", "warning", "note"]
 EXIT_OK = 0
 EXIT_FATAL = 4
 EXIT_ERRORS = 5
+#: keepalived -t's code when scripts would run as root without enable_script_security.
+EXIT_SECURITY = 6
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Diagnostics:
     """The diagnostics collected while reading one config, in the order found."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    #: Set when scripts would run as root without enable_script_security (exit 6).
+    security_error: bool = False
 
     def add(self, location: Location, severity: Severity, message: str) -> None:
         """Record one diagnostic."""
@@ -58,10 +62,12 @@ class Diagnostics:
         self.add(location, "note", message)
 
     def exit_code(self) -> int:
-        """keepalived -t's exit code for these diagnostics: 0 clean, 4 fatal, 5 runnable."""
+        """keepalived -t's exit code: 0 clean, 4 fatal, 6 script security, 5 runnable."""
         severities = {d.severity for d in self.items}
         if "fatal" in severities:
             return EXIT_FATAL
+        if self.security_error:
+            return EXIT_SECURITY
         if "error" in severities or "warning" in severities:
             return EXIT_ERRORS
         return EXIT_OK

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import pwd
 import shutil
 from typing import Any
 
@@ -962,12 +963,6 @@ def resolve(ctx: Context, raw: Raw, files: tuple[str, ...]) -> m.Config:
     scripts = resolve_scripts(ctx, raw.get("vrrp_scripts", []))
     track_files = resolve_track_files(ctx, raw.get("track_files", []))
     processes = resolve_track_processes(ctx, raw.get("track_processes", []))
-    if scripts and not g.enable_script_security and os.geteuid() == 0 and any(
-        _script_exists(s.script) for s in scripts.values() if s.script is not None
-    ):
-        first = next(iter(scripts.values()))
-        diag.warning(first.location, "SECURITY VIOLATION - scripts are being executed but "
-                                     "script_security not enabled.")
     script_names, file_names, process_names = set(scripts), set(track_files), set(processes)
     static_addresses = [a for a in (read_address(ctx, line, static=True)
                                     for line in raw.get("static_ipaddress", []))
@@ -1005,13 +1000,67 @@ def resolve(ctx: Context, raw: Raw, files: tuple[str, ...]) -> m.Config:
     group_names = {v.name for v in vsgs}
     servers = [s for s in (resolve_virtual_server(ctx, r, group_names, file_names)
                            for r in raw.get("virtual_servers", [])) if s is not None]
-    return m.Config(
+    config = m.Config(
         global_defs=g, vrrp_instances=tuple(instances.values()), vrrp_sync_groups=tuple(groups),
         vrrp_scripts=tuple(scripts.values()), track_files=tuple(track_files.values()),
         track_processes=tuple(processes.values()), virtual_servers=tuple(servers),
         virtual_server_groups=tuple(vsgs), static_ipaddress=tuple(static_addresses),
         static_routes=tuple(static_routes), static_rules=tuple(static_rules), files=files,
     )
+    _check_script_security(ctx, config)
+    return config
+
+
+def _runs_as_root(command: m.Command, g: m.GlobalDefs) -> bool:
+    user = command.user or g.script_user
+    if user is None:
+        try:
+            pwd.getpwnam("keepalived_script")
+        except KeyError:
+            return True
+        return False
+    try:
+        return pwd.getpwnam(user).pw_uid == 0
+    except KeyError:
+        return False
+
+
+def _commands_in_use(ctx: Context, config: m.Config) -> list[m.Command]:
+    """The scripts keepalived would run: those of instances it keeps, groups and servers."""
+    scripts = {s.name: s.script for s in config.vrrp_scripts if s.script is not None}
+    out: list[m.Command | None] = []
+    g = config.global_defs
+    out += [g.notify_fifo_script, g.vrrp_notify_fifo_script, g.lvs_notify_fifo_script]
+    for inst in config.vrrp_instances:
+        # keepalived drops instances on missing interfaces before it vets their scripts.
+        if inst.interface is not None and ctx.interface_missing(inst.interface):
+            continue
+        out += [inst.notify_master, inst.notify_backup, inst.notify_fault, inst.notify_stop,
+                inst.notify, inst.notify_master_rx_lower_pri]
+        out += [scripts.get(ref.name) for ref in inst.track_scripts]
+    for group in config.vrrp_sync_groups:
+        out += [group.notify_master, group.notify_backup, group.notify_fault, group.notify_stop,
+                group.notify]
+        out += [scripts.get(ref.name) for ref in group.track_scripts]
+    for vs in config.virtual_servers:
+        out += [vs.quorum_up, vs.quorum_down]
+        for rs in vs.real_servers:
+            out += [rs.notify_up, rs.notify_down]
+            out += [c.misc_path for c in rs.checkers if isinstance(c, m.MiscCheck)]
+    return [c for c in out if c is not None]
+
+
+def _check_script_security(ctx: Context, config: m.Config) -> None:
+    """keepalived refuses (exit 6) scripts that would run as root without script security."""
+    g = config.global_defs
+    if g.enable_script_security:
+        return
+    for command in _commands_in_use(ctx, config):
+        if _runs_as_root(command, g) and _script_exists(command):
+            ctx.diagnostics.warning(command.location, "SECURITY VIOLATION - scripts are being "
+                                                      "executed but script_security not enabled.")
+            ctx.diagnostics.security_error = True
+            return
 
 
 def _with_group(inst: m.VrrpInstance, group: str) -> m.VrrpInstance:
