@@ -6,13 +6,16 @@ there; the lab's switch joins the routers' `eth0`s on 198.18.0.0/24.
 
 from __future__ import annotations
 
+import os
 import select
+import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fastvrrp._native import Engine, Event, InstanceSpec
+from fastvrrp._native import Engine, Event, InstanceSpec, build_advert
 from fastvrrp.lab import Lab, PacketKind, netns, vrrp_pair
 
 pytestmark = pytest.mark.netns
@@ -241,3 +244,58 @@ def test_set_priority_and_set_fault_from_python(lab: Lab, engine_in: EngineFacto
         r1.set_priority("VI_NOPE", 10)
     with pytest.raises(ValueError, match="exists already"):
         r1.add_instance(spec())
+
+
+def test_bad_adverts_are_counted_by_keepalived_name_and_ignored(
+    lab: Lab, engine_in: EngineFactory
+) -> None:
+    r1 = engine_in(lab, "r1")
+    r1.add_instance(spec(priority=100))
+    r1.start()
+    assert wait_state(r1, BACKUP)
+
+    # The client forges adverts for VRID 51 from 198.18.0.10.
+    sock = lab.socket("client", socket.AF_INET, socket.SOCK_RAW, 112)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("198.18.0.10"))
+    src, dst = "198.18.0.10", "224.0.0.18"
+    good = build_advert(3, 51, 200, 0.1, [VIP], src, dst)
+    other_vips = build_advert(3, 51, 200, 0.1, ["198.18.0.101"], src, dst)
+    wrong_type = bytes([0x32]) + good[1:]
+
+    def send(payload: bytes, ttl: int = 255) -> None:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+        sock.sendto(payload, (dst, 0))
+
+    try:
+        send(good, ttl=64)
+        send(good[:6])
+        send(wrong_type)
+        send(other_vips)
+        assert lab.wait_for(lambda: stat(r1, "addr_list_err") == 1, 1.0)
+        assert stat(r1, "ip_ttl_err") == 1
+        assert stat(r1, "packet_len_err") == 1
+        assert stat(r1, "invalid_type_rcvd") == 1
+        assert state(r1) == BACKUP
+        assert status(r1)["data"]["master_addr"] is None
+
+        # A good advert from a higher priority is followed.
+        send(good)
+        assert lab.wait_for(lambda: status(r1)["data"]["master_addr"] == src, 1.0)
+        assert stat(r1, "advert_rcvd") == 2  # the address-list drop counts as received too
+    finally:
+        sock.close()
+
+
+def test_rt_priority_puts_the_engine_thread_in_sched_rr(lab: Lab, engine_in: EngineFactory) -> None:
+    engine = engine_in(lab, "r1", rt_priority=1)
+    engine.add_instance(spec())
+    engine.start()
+    assert wait_state(engine, MASTER)
+    tids = [
+        int(tid)
+        for tid in os.listdir("/proc/self/task")
+        if Path(f"/proc/self/task/{tid}/comm").read_text().strip() == "fastvrrp-engine"
+    ]
+    assert tids, "no engine thread found"
+    assert os.SCHED_RR in {os.sched_getscheduler(tid) for tid in tids}
+    assert not [e for e in engine.events() if e.kind == "warning"]

@@ -149,6 +149,7 @@ impl Engine {
                 Request::Status => runtime.apply(req),
                 _ => Err(EngineError::Stopped),
             },
+            Phase::Running(handle) if handle.is_finished() => Err(EngineError::Gone),
             Phase::Running(_) => {
                 let (tx, rx) = mpsc::sync_channel(1);
                 self.shared

@@ -607,6 +607,19 @@ mod tests {
     use std::os::fd::AsFd;
 
     #[test]
+    fn addresses_reach_the_kernel_in_network_order() {
+        assert_eq!(
+            in_addr(Ipv4Addr::new(198, 18, 0, 1)).s_addr.to_ne_bytes(),
+            [198, 18, 0, 1]
+        );
+        let v6: Ipv6Addr = "ff02::12".parse().expect("v6");
+        assert_eq!(
+            in6_addr(v6).s6_addr,
+            [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12]
+        );
+    }
+
+    #[test]
     fn eventfd_wakes_epoll_with_its_token() {
         let ep = epoll_create().expect("epoll");
         let ev = eventfd_create().expect("eventfd");
