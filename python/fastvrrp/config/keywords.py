@@ -133,8 +133,9 @@ def choice(name: str, field: str, choices: tuple[str, ...], doc: str) -> Keyword
         if value is None:
             return
         if value not in choices:
-            ctx.diagnostics.error(st.arg_location(0),
-                                  f"invalid {name} '{value}', expected one of {'|'.join(choices)}")
+            ctx.diagnostics.error(
+                st.arg_location(0),
+                f"invalid {st.keyword} '{value}', expected one of {'|'.join(choices)}")
             return
         out[field] = value
 

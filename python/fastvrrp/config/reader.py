@@ -397,6 +397,8 @@ class Reader:
         if "$" in stripped:
             where = Location(path, number, column + offset)
             result = self._substitute(stripped, where)
+            if result is None:
+                return
             if result != stripped:
                 fixed = column + offset
                 if "\n" in result:
@@ -442,17 +444,17 @@ class Reader:
             return str(self.rng.randint(low, high))
         return match.group(0)
 
-    def _substitute(self, text: str, where: Location) -> str:
+    def _substitute(self, text: str, where: Location) -> str | None:
+        """Substitute macros until nothing changes; None (reported) if that never happens."""
         for _ in range(MAX_DEPTH):
             new = _MACRO.sub(self._macro_value, text)
             if new == text or "\n" in new:
                 return new
             if len(new) > MAX_EXPANSION:
-                self.diagnostics.error(where, "macro expansion grows without end")
-                return text
+                break
             text = new
-        self.diagnostics.error(where, "macro expansion does not terminate")
-        return text
+        self.diagnostics.error(where, "macro expansion does not terminate - line ignored")
+        return None
 
     def _generate(self, match: re.Match[str], path: str, number: int, column: int,
                   depth: int) -> None:

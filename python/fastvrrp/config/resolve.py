@@ -825,9 +825,9 @@ def resolve_virtual_server(ctx: Context, raw: Raw, groups: set[str],
             return None
         if "protocol" not in raw:
             diag.warning(where, f"Virtual server {label}: no protocol set - defaulting to TCP")
-    if "lvs_sched" not in raw:
+    if "@lvs_sched" not in raw:
         diag.warning(where, f"Virtual server {label}: no scheduler set, setting default 'wlc'")
-    if "lvs_method" not in raw:
+    if "@lvs_method" not in raw:
         diag.warning(where, f"Virtual server {label}: no forwarding method set, setting "
                             "default NAT")
     for key in ("protocol", "lvs_sched", "lvs_method", "persistence_timeout",
