@@ -41,5 +41,57 @@ def check(config_file: str, config_id: str | None, dump: bool) -> None:
     sys.exit(code)
 
 
+@main.command("run")
+@click.option("-f", "--use-file", "config_file", default="/etc/keepalived/keepalived.conf",
+              show_default=True, help="The keepalived.conf to run.")
+@click.option("-n", "--dont-fork", is_flag=True,
+              help="Stay in the foreground (fastvrrp always does; kept for keepalived's flags).")
+@click.option("-l", "--log-console", is_flag=True, help="Log to the console (stderr).")
+@click.option("-D", "--log-detail", is_flag=True, help="Detailed log messages.")
+@click.option("-G", "--no-syslog", is_flag=True, help="Do not log to syslog.")
+@click.option("-g", "--log-file", default=None, help="Also write log lines to this file.")
+@click.option("-p", "--pid", "pidfile", default=None, help="Write the daemon's pid to this file.")
+@click.option("-r", "--vrrp_pid", "vrrp_pidfile", default=None, hidden=True,
+              help="Accepted for keepalived compatibility (one process: same as --pid).")
+@click.option("-c", "--checkers_pid", "checkers_pidfile", default=None, hidden=True,
+              help="Accepted for keepalived compatibility (one process: same as --pid).")
+@click.option("-i", "--config-id", default=None,
+              help="Select @ID lines (default: the short host name).")
+@click.option("-t", "--config-test", is_flag=True,
+              help="Check the config and exit, as `fastvrrp check` (keepalived's -t).")
+def run(config_file: str, dont_fork: bool, log_console: bool, log_detail: bool, no_syslog: bool,
+        log_file: str | None, pidfile: str | None, vrrp_pidfile: str | None,
+        checkers_pidfile: str | None, config_id: str | None, config_test: bool) -> None:
+    """Run the daemon on a keepalived.conf, in the foreground, until SIGTERM or SIGINT."""
+    from fastvrrp.config import check_file
+    from fastvrrp.observe.logs import LogOptions, configure_logging
+
+    logger = configure_logging(LogOptions(console=log_console or config_test, detail=log_detail,
+                                          syslog=not no_syslog and not config_test,
+                                          log_file=log_file))
+    try:
+        result = check_file(config_file, config_id)
+    except Exception as exc:  # the CLI boundary: report, never a traceback
+        sys.stderr.write(f"{config_file}:0:0: fatal: internal error: {type(exc).__name__}: {exc}\n")
+        sys.exit(4)
+    for diagnostic in result.diagnostics:
+        logger.warning("%s", diagnostic)
+    if config_test or result.config is None:
+        sys.exit(result.exit_code)
+    logger.info("Starting fastvrrp %s (%s)", __version__, NATIVE_BUILD)
+    logger.info("Configuration file %s", config_file)
+    import asyncio
+
+    from fastvrrp.daemon import Daemon
+
+    daemon = Daemon(result.config, logger, pidfile=pidfile or vrrp_pidfile or checkers_pidfile)
+    try:
+        code = asyncio.run(daemon.run())
+    except OSError as exc:
+        logger.error("cannot run: %s", exc)
+        code = 1
+    sys.exit(code)
+
+
 if __name__ == "__main__":
     main()

@@ -14,6 +14,7 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from fastvrrp._native import Engine, Event, InstanceSpec
 from fastvrrp.config.model import Config, GlobalDefs, VrrpInstance
@@ -22,6 +23,22 @@ from fastvrrp.net.vmac import VirtualMac, vmac_for
 AUTH_TYPES = {None: 0, "PASS": 1, "AH": 2}
 
 EventListener = Callable[[Event], None]
+
+
+class Service(Protocol):
+    """A subsystem that runs beside the engine: trackers, notify, checkers, dataplane, metrics."""
+
+    async def start(self, daemon: Daemon) -> None:
+        """Start; may add listeners to `daemon.listeners` and command `daemon.engine`."""
+
+    async def stop(self) -> None:
+        """Stop and release what it holds. Called once, in reverse start order."""
+
+
+def services_for(config: Config, logger: logging.Logger) -> list[Service]:
+    """The subsystems this config needs besides VRRP; each subsystem adds its line here."""
+    services: list[Service] = []
+    return services
 
 
 def instance_spec(instance: VrrpInstance, global_defs: GlobalDefs) -> InstanceSpec:
@@ -59,19 +76,29 @@ def instance_spec(instance: VrrpInstance, global_defs: GlobalDefs) -> InstanceSp
 def log_event(logger: logging.Logger, event: Event) -> None:
     """Log an engine event with keepalived's wording, which operators grep for."""
     name = event.instance
-    if event.kind == "transition":
-        if event.reason == "Receive advertisement timeout":
-            logger.info("(%s) Receive advertisement timeout", name)
-        elif event.reason and event.new_state != "STOP":
-            logger.info("(%s) %s", name, event.reason)
-        if event.new_state in ("MASTER", "BACKUP", "FAULT"):
-            logger.info("(%s) Entering %s STATE", name, event.new_state)
-        elif event.new_state == "STOP":
-            logger.info("(%s) Stopped", name)
-    elif event.kind == "fault":
-        logger.warning("(%s) %s", name, event.reason)
-    else:
+    if event.kind != "transition":
+        link = event.reason.split()
+        if event.kind == "fault" and len(link) == 3 and link[0] == "interface":
+            # The engine says "interface eth0 down"; keepalived says "Netlink reports eth0 down".
+            logger.info("Netlink reports %s %s", link[1], link[2])
+        else:
+            logger.warning("(%s) %s", name, event.reason)
+        return
+    if event.reason == "priority 0 received":
+        logger.info("(%s) Backup received priority 0 advertisement", name)
+    if event.reason in ("Receive advertisement timeout", "priority 0 received"):
+        logger.info("(%s) Receive advertisement timeout", name)
+    elif event.reason.startswith("Received "):
         logger.info("(%s) %s", name, event.reason)
+    if event.new_state in ("MASTER", "BACKUP", "FAULT"):
+        init = " (init)" if event.reason == "startup" else ""
+        logger.info("(%s) Entering %s STATE%s", name, event.new_state, init)
+    if event.old_state == "MASTER":
+        if event.new_state in ("FAULT", "STOP", "INIT"):
+            logger.info("(%s) sent 0 priority", name)
+        logger.info("(%s) removing VIPs.", name)
+    if event.new_state == "MASTER":
+        logger.info("(%s) setting VIPs.", name)
 
 
 @dataclass
@@ -82,6 +109,7 @@ class Daemon:
     logger: logging.Logger
     pidfile: str | None = None
     listeners: list[EventListener] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
     engine: Engine | None = None
     vmacs: list[VirtualMac] = field(default_factory=list)
 
@@ -92,13 +120,20 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
         self._write_pidfile()
+        started: list[Service] = []
         try:
             engine = self.start()
             loop.add_reader(engine.event_fd(), self.dispatch_events)
+            for service in self.services or services_for(self.config, self.logger):
+                await service.start(self)
+                started.append(service)
+            self.logger.info("Startup complete")
             await stopping.wait()
             self.logger.info("Stopping")
             loop.remove_reader(engine.event_fd())
         finally:
+            for service in reversed(started):
+                await service.stop()
             self.stop()
             self._remove_pidfile()
         return 0
