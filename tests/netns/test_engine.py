@@ -191,9 +191,14 @@ def test_unicast_adverts_go_to_the_peer_only(lab: Lab, engine_in: EngineFactory)
     assert VIP in lab.addresses("r1", "eth0")
 
 
-def test_a_missing_interface_faults_that_instance_only(lab: Lab, engine_in: EngineFactory) -> None:
+def test_a_missing_interface_faults_that_instance_only_until_it_appears(
+    lab: Lab, engine_in: EngineFactory
+) -> None:
     r1 = engine_in(lab, "r1")
-    r1.add_instance(spec(name="VI_GONE", ifname="nope0", vrid=52))
+    gone_vip = "198.18.0.101"
+    r1.add_instance(
+        spec(name="VI_GONE", ifname="nope0", vrid=52, vips=[(gone_vip, 24, None, None, None)])
+    )
     r1.add_instance(spec())
     r1.start()
 
@@ -201,6 +206,17 @@ def test_a_missing_interface_faults_that_instance_only(lab: Lab, engine_in: Engi
     assert state(r1, "VI_GONE") == FAULT
     events = [e for e in r1.events() if e.instance == "VI_GONE"]
     assert ("INIT", "FAULT", "interface nope0 not found") in transitions(events)
+
+    # The interface shows up (a macvlan on eth0): the instance leaves FAULT and, alone, wins.
+    for cmd in (
+        "link add nope0 link eth0 type macvlan mode bridge",
+        "addr add 198.18.0.21/24 dev nope0",
+        "link set nope0 up",
+    ):
+        lab.run("r1", ["ip", *cmd.split()])
+    assert wait_state(r1, MASTER, name="VI_GONE", timeout=3.0)
+    assert lab.wait_for(lambda: gone_vip in lab.addresses("r1", "nope0"), 1.0)
+    assert status(r1, "VI_GONE")["data"]["master_addr"] == "198.18.0.21"
 
 
 def test_link_down_faults_and_link_up_recovers(lab: Lab, engine_in: EngineFactory) -> None:

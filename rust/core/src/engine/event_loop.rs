@@ -644,6 +644,36 @@ impl Runtime {
             }
             slot.src = src;
         }
+        self.adopt_primary(id);
+    }
+
+    /// The FSM learns our primary address (for the equal-priority tie-break) when it is built.
+    /// An instance built before its interface had one (missing interface, no address yet) is
+    /// rebuilt once the address is known, as long as it has done nothing yet (Initialize/Fault).
+    fn adopt_primary(&mut self, id: usize) {
+        let started = self.started;
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        let Some(src) = slot.src else { return };
+        let idle = matches!(slot.fsm.state(), State::Initialize | State::Fault);
+        if slot.spec.unicast_src.is_some()
+            || !slot.fsm.config().primary_address.is_unspecified()
+            || !idle
+        {
+            return;
+        }
+        let was_running = started && slot.fsm.state() == State::Fault;
+        slot.fsm = Instance::new(fsm_config(&slot.spec, src));
+        if let Some(at) = slot.deadline.take() {
+            self.timers.remove(&(at, id));
+        }
+        if was_running {
+            // Replay the start quietly: the user already saw this instance enter FAULT.
+            let seen = self.pending_events.len();
+            self.start_one(id);
+            self.pending_events.truncate(seen);
+        }
     }
 
     /// Interface fault: missing, or not up and running.
