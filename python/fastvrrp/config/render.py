@@ -1,0 +1,374 @@
+"""Render a model back to keepalived.conf syntax.
+
+Every resolved value is written explicitly, so reading the output gives the same model (the
+round trip is tested). Useful to show what a config means after macros, conditionals,
+includes and defaults.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastvrrp.config import model as m
+
+_PLAIN = re.compile(r"[A-Za-z0-9_./:%+,=@^-]+\Z")
+
+
+def quote(text: str) -> str:
+    """A word as keepalived reads it back: plain when safe, else double-quoted and escaped."""
+    if text and _PLAIN.match(text) and text[0] not in "@$~!#":
+        return text
+    escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+               .replace("\t", "\\t"))
+    return f'"{escaped}"'
+
+
+def _number(value: float) -> str:
+    return f"{value:g}" if value == int(value) and abs(value) < 1e15 else repr(value)
+
+
+def _bool(value: bool) -> str:
+    return "on" if value else "off"
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.depth = 0
+
+    def line(self, *words: str) -> None:
+        self.lines.append("    " * self.depth + " ".join(w for w in words if w != ""))
+
+    def open(self, *words: str) -> None:
+        self.line(*words, "{")
+        self.depth += 1
+
+    def close(self) -> None:
+        self.depth -= 1
+        self.line("}")
+
+    def command(self, keyword: str, command: m.Command | None) -> None:
+        if command is not None:
+            self.line(keyword, quote(command.command), *(quote(w) for w in (command.user,
+                                                                            command.group) if w))
+
+    def opt(self, keyword: str, value: object) -> None:
+        if value is None:
+            return
+        if isinstance(value, bool):
+            self.line(keyword, _bool(value))
+        elif isinstance(value, float):
+            self.line(keyword, _number(value))
+        else:
+            self.line(keyword, quote(str(value)))
+
+
+def _address(address: m.VirtualAddress) -> str:
+    words = [f"{address.address}/{address.prefix}"]
+    for key in ("brd", "dev", "scope", "label", "peer"):
+        value = getattr(address, key)
+        if value is not None:
+            words += [key, quote(value)]
+    if address.preferred_lft is not None:
+        words += ["preferred_lft", str(address.preferred_lft)]
+    words += list(address.flags)
+    if address.use_vmac:
+        words.append("use_vmac")
+    if address.no_track:
+        words.append("no_track")
+    return " ".join(words)
+
+
+def _track(w: _Writer, keyword: str, refs: tuple[m.TrackRef, ...]) -> None:
+    if not refs:
+        return
+    w.open(keyword)
+    for ref in refs:
+        words = [quote(ref.name)]
+        if ref.weight is not None:
+            words += ["weight", str(ref.weight)]
+        if ref.reverse:
+            words.append("reverse")
+        w.line(*words)
+    w.close()
+
+
+def _globals(w: _Writer, g: m.GlobalDefs) -> None:
+    w.open("global_defs")
+    skip = {"location", "notification_email", "notify_fifo", "vrrp_notify_fifo",
+            "lvs_notify_fifo", "notify_fifo_script", "vrrp_notify_fifo_script",
+            "lvs_notify_fifo_script", "lvs_timeouts", "smtp_server", "smtp_port",
+            "script_user", "script_group", "dynamic_interfaces", "max_auto_priority"}
+    # fastvrrp-only keywords are written only when set, so the output stays keepalived's.
+    if not g.v3_checksum_as_v2:
+        skip.add("v3_checksum_as_v2")
+    if g.lvs_backend == "auto":
+        skip.add("lvs_backend")
+    for name in m.GlobalDefs.__dataclass_fields__:
+        if name not in skip:
+            w.opt(name, getattr(g, name))
+    if g.notification_email:
+        w.open("notification_email")
+        for address in g.notification_email:
+            w.line(quote(address))
+        w.close()
+    if g.smtp_server is not None:
+        w.line("smtp_server", quote(g.smtp_server), str(g.smtp_port))
+    if g.script_user is not None:
+        w.line("script_user", quote(g.script_user), quote(g.script_group) if g.script_group else "")
+    for name in ("notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo"):
+        fifo = getattr(g, name)
+        if fifo is not None:
+            w.line(name, quote(fifo.path), *(quote(x) for x in (fifo.user, fifo.group) if x))
+    for name in ("notify_fifo_script", "vrrp_notify_fifo_script", "lvs_notify_fifo_script"):
+        w.command(name, getattr(g, name))
+    if g.lvs_timeouts is not None:
+        tcp, tcpfin, udp = g.lvs_timeouts
+        w.line("lvs_timeouts", *(f"{k} {v}" for k, v in (("tcp", tcp), ("tcpfin", tcpfin),
+                                                          ("udp", udp)) if v))
+    if g.dynamic_interfaces:
+        w.line("dynamic_interfaces")
+    if g.max_auto_priority is not None:
+        w.line("max_auto_priority", str(g.max_auto_priority))
+    w.close()
+
+
+def _instance(w: _Writer, inst: m.VrrpInstance) -> None:
+    w.open("vrrp_instance", quote(inst.name))
+    w.opt("state", inst.state)
+    w.opt("interface", inst.interface)
+    w.line("virtual_router_id", str(inst.virtual_router_id))
+    w.line("priority", str(inst.priority))
+    w.line("advert_int", _number(inst.advert_int))
+    w.line("version", str(inst.version))
+    if inst.family == "inet6" and not inst.virtual_ipaddress:
+        w.line("native_ipv6")
+    w.line("nopreempt" if inst.nopreempt else "preempt")
+    w.line("preempt_delay", _number(inst.preempt_delay))
+    if inst.auth_type is not None:
+        w.open("authentication")
+        w.line("auth_type", inst.auth_type)
+        w.line("auth_pass", quote(inst.auth_pass.decode("utf-8", errors="replace")))
+        w.close()
+    for keyword, addresses in (("virtual_ipaddress", inst.virtual_ipaddress),
+                               ("virtual_ipaddress_excluded", inst.virtual_ipaddress_excluded)):
+        if addresses:
+            w.open(keyword)
+            for address in addresses:
+                w.line(_address(address))
+            w.close()
+    for keyword, entries in (("virtual_routes", inst.virtual_routes),
+                             ("virtual_rules", inst.virtual_rules)):
+        if entries:
+            w.open(keyword)
+            for entry in entries:
+                w.line(*(quote(x) for x in entry.words))
+            w.close()
+    for key in ("mcast_src_ip", "mcast_dst_ip", "unicast_src_ip"):
+        w.opt(key, getattr(inst, key))
+    if inst.unicast_peers:
+        w.open("unicast_peer")
+        for peer in inst.unicast_peers:
+            w.line(peer.address, "min_ttl", str(peer.min_ttl), "max_ttl", str(peer.max_ttl))
+        w.close()
+    w.line("unicast_ttl", str(inst.unicast_ttl))
+    w.opt("check_unicast_src", inst.check_unicast_src)
+    if inst.use_vmac is not None:
+        w.line("use_vmac", quote(inst.use_vmac), inst.vmac_mac or "")
+    for key in ("vmac_xmit_base", "dont_track_primary"):
+        w.opt(key, getattr(inst, key))
+    _track(w, "track_interface", inst.track_interfaces)
+    _track(w, "track_script", inst.track_scripts)
+    _track(w, "track_file", inst.track_files)
+    _track(w, "track_process", inst.track_processes)
+    for key in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify",
+                "notify_master_rx_lower_pri"):
+        w.command(key, getattr(inst, key))
+    for key in ("smtp_alert", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
+                "garp_master_refresh_repeat", "garp_lower_prio_delay", "garp_lower_prio_repeat",
+                "lower_prio_no_advert", "higher_prio_send_advert", "accept", "strict_mode",
+                "skip_check_adv_addr", "promote_secondaries",
+                "down_timer_adverts"):
+        w.opt(key, getattr(inst, key))
+    if inst.v3_checksum_as_v2:
+        w.line("v3_checksum_as_v2")
+    w.close()
+
+
+def _script(w: _Writer, script: m.VrrpScript) -> None:
+    w.open("vrrp_script", quote(script.name))
+    w.command("script", script.script)
+    w.line("interval", _number(script.interval))
+    w.line("timeout", _number(script.timeout))
+    w.line("weight", str(script.weight), "reverse" if script.weight_reverse else "")
+    w.line("rise", str(script.rise))
+    w.line("fall", str(script.fall))
+    w.opt("init_fail", script.init_fail)
+    w.close()
+
+
+def _track_file(w: _Writer, track: m.TrackFile) -> None:
+    w.open("track_file", quote(track.name))
+    w.opt("file", track.file)
+    w.line("weight", str(track.weight), "reverse" if track.weight_reverse else "")
+    if track.init_file is not None:
+        w.line("init_file", str(track.init_value), "overwrite" if track.init_overwrite else "")
+    w.close()
+
+
+def _track_process(w: _Writer, track: m.TrackProcess) -> None:
+    w.open("vrrp_track_process", quote(track.name))
+    if track.process is not None:
+        w.line("process", quote(track.process), *(quote(p) for p in track.parameters))
+    if track.param_match != "exact":
+        w.line("param_match", track.param_match)
+    w.line("weight", str(track.weight), "reverse" if track.weight_reverse else "")
+    w.line("quorum", str(track.quorum))
+    w.opt("quorum_max", track.quorum_max)
+    w.line("fork_delay", _number(track.fork_delay))
+    w.line("terminate_delay", _number(track.terminate_delay))
+    w.opt("full_command", track.full_command)
+    w.close()
+
+
+def _group(w: _Writer, group: m.VrrpSyncGroup) -> None:
+    w.open("vrrp_sync_group", quote(group.name))
+    w.open("group")
+    for name in group.group:
+        w.line(quote(name))
+    w.close()
+    _track(w, "track_interface", group.track_interfaces)
+    _track(w, "track_script", group.track_scripts)
+    _track(w, "track_file", group.track_files)
+    _track(w, "track_process", group.track_processes)
+    for key in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
+        w.command(key, getattr(group, key))
+    for key in ("smtp_alert", "global_tracking", "sync_group_tracking_weight"):
+        w.opt(key, getattr(group, key))
+    w.close()
+
+
+_CHECKER_NAMES = {m.HttpGet: "HTTP_GET", m.SslGet: "SSL_GET", m.TcpCheck: "TCP_CHECK",
+                  m.SmtpCheck: "SMTP_CHECK", m.DnsCheck: "DNS_CHECK", m.MiscCheck: "MISC_CHECK",
+                  m.PingCheck: "PING_CHECK", m.UdpCheck: "UDP_CHECK", m.FileCheck: "FILE_CHECK"}
+
+
+def _checker(w: _Writer, checker: m.Checker) -> None:
+    w.open(_CHECKER_NAMES[type(checker)])
+    for key in ("connect_ip", "connect_port", "bindto", "bind_if", "bind_port", "fwmark",
+                "connect_timeout", "retry", "delay_before_retry", "delay_loop", "warmup",
+                "alpha", "log_all_failures"):
+        w.opt(key, getattr(checker, key))
+    if isinstance(checker, m.HttpGet):
+        w.line("http_protocol", checker.http_protocol)
+        w.opt("virtualhost", checker.virtualhost)
+        w.opt("fast_recovery", checker.fast_recovery)
+        for url in checker.urls:
+            w.open("url")
+            w.opt("path", url.path)
+            w.opt("digest", url.digest)
+            w.line("status_code", *(f"{a}-{b}" if a != b else str(a) for a, b in url.status_code))
+            w.opt("virtualhost", url.virtualhost)
+            w.opt("regex", url.regex)
+            w.opt("regex_no_match", url.regex_no_match)
+            w.close()
+        if isinstance(checker, m.SslGet):
+            w.opt("enable_sni", checker.enable_sni)
+    elif isinstance(checker, m.MiscCheck):
+        w.command("misc_path", checker.misc_path)
+        w.opt("misc_timeout", checker.misc_timeout)
+        w.opt("misc_dynamic", checker.misc_dynamic)
+    elif isinstance(checker, m.SmtpCheck):
+        w.opt("helo_name", checker.helo_name)
+    elif isinstance(checker, m.DnsCheck):
+        w.line("type", checker.type)
+        w.opt("name", checker.name)
+    elif isinstance(checker, m.UdpCheck):
+        if checker.payload is not None:
+            w.line("payload", checker.payload.hex())
+        if checker.require_reply:
+            w.line("require_reply", checker.reply_data.hex() if checker.reply_data else "")
+        w.line("min_reply_length", str(checker.min_reply_length))
+        w.opt("max_reply_length", checker.max_reply_length)
+    elif isinstance(checker, m.FileCheck):
+        w.opt("track_file", checker.track_file)
+        if checker.weight is not None:
+            w.line("weight", str(checker.weight), "reverse" if checker.reverse else "")
+    w.close()
+
+
+def _virtual_server(w: _Writer, vs: m.VirtualServer) -> None:
+    if vs.fwmark is not None:
+        w.open("virtual_server", "fwmark", str(vs.fwmark))
+        w.line("ip_family", vs.family)
+    elif vs.group is not None:
+        w.open("virtual_server", "group", quote(vs.group))
+    else:
+        w.open("virtual_server", vs.ip or "", str(vs.port) if vs.port is not None else "")
+    w.line("lvs_sched", vs.lvs_sched)
+    w.line("lvs_method", vs.lvs_method)
+    if vs.fwmark is None:
+        w.line("protocol", vs.protocol)
+    for key in ("persistence_timeout", "persistence_granularity", "persistence_engine",
+                "delay_loop", "connect_timeout", "retry", "delay_before_retry", "warmup",
+                "virtualhost", "alpha", "omega", "quorum", "hysteresis", "inhibit_on_failure",
+                "ha_suspend", "ops", "smtp_alert", "sorry_server_inhibit"):
+        w.opt(key, getattr(vs, key))
+    w.command("quorum_up", vs.quorum_up)
+    w.command("quorum_down", vs.quorum_down)
+    if vs.sorry_server is not None:
+        ip, port = vs.sorry_server
+        w.line("sorry_server", ip, str(port) if port is not None else "")
+    for rs in vs.real_servers:
+        w.open("real_server", rs.ip, str(rs.port) if rs.port is not None else "")
+        w.line("weight", str(rs.weight))
+        for key in ("lvs_method", "inhibit_on_failure", "uthreshold", "lthreshold",
+                    "smtp_alert", "virtualhost", "alpha"):
+            w.opt(key, getattr(rs, key))
+        w.command("notify_up", rs.notify_up)
+        w.command("notify_down", rs.notify_down)
+        for checker in rs.checkers:
+            _checker(w, checker)
+        w.close()
+    w.close()
+
+
+def render(config: m.Config) -> str:
+    """The config as keepalived.conf text."""
+    w = _Writer()
+    _globals(w, config.global_defs)
+    for static, entries in (("static_ipaddress", config.static_ipaddress),):
+        if entries:
+            w.open(static)
+            for address in entries:
+                w.line(_address(address))
+            w.close()
+    for keyword, routes in (("static_routes", config.static_routes),
+                            ("static_rules", config.static_rules)):
+        if routes:
+            w.open(keyword)
+            for entry in routes:
+                w.line(*(quote(x) for x in entry.words))
+            w.close()
+    for script in config.vrrp_scripts:
+        _script(w, script)
+    for track in config.track_files:
+        _track_file(w, track)
+    for process in config.track_processes:
+        _track_process(w, process)
+    for inst in config.vrrp_instances:
+        _instance(w, inst)
+    for group in config.vrrp_sync_groups:
+        _group(w, group)
+    for vsg in config.virtual_server_groups:
+        w.open("virtual_server_group", quote(vsg.name))
+        for member in vsg.members:
+            if member.fwmark is not None:
+                w.line("fwmark", str(member.fwmark), member.family or "")
+            else:
+                ip = f"{member.ip}-{member.range_end}" if member.range_end else (member.ip or "")
+                w.line(ip, str(member.port) if member.port is not None else "")
+        w.close()
+    for vs in config.virtual_servers:
+        _virtual_server(w, vs)
+    return "\n".join(w.lines) + "\n"

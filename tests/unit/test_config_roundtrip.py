@@ -1,0 +1,235 @@
+"""Round trip: a model rendered to keepalived syntax reads back as the same model."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fastvrrp.config import check_file, to_jsonable
+from fastvrrp.config import model as m
+from fastvrrp.config.render import render
+
+SAMPLES = Path("/usr/share/doc/keepalived/samples")
+SEED = Path(__file__).parent.parent / "configs" / "seed"
+
+
+def comparable(value: Any) -> Any:
+    """The model as JSON without locations and file names, which a round trip changes."""
+    if isinstance(value, dict):
+        return {k: comparable(v) for k, v in value.items() if k not in ("location", "files")}
+    if isinstance(value, list):
+        return [comparable(v) for v in value]
+    return value
+
+
+def read_back(config: m.Config) -> tuple[m.Config, str]:
+    text = render(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "keepalived.conf"
+        path.write_text(text)
+        result = check_file(str(path), "node1", interfaces=None)
+    bad = [str(d) for d in result.diagnostics if d.severity in ("fatal", "error")]
+    assert not bad, "\n".join(bad) + "\n" + text
+    assert result.config is not None
+    return result.config, text
+
+
+def test_samples_and_seed_round_trip() -> None:
+    paths = [*sorted(SAMPLES.glob("keepalived.conf.*")), *sorted(SEED.glob("*.conf"))]
+    for path in paths:
+        config = check_file(str(path), "node1", interfaces=None).config
+        assert config is not None
+        again, text = read_back(config)
+        assert comparable(to_jsonable(again)) == comparable(to_jsonable(config)), text
+
+
+# --- generated models ----------------------------------------------------------------------
+
+names = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,8}", fullmatch=True)
+words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_./ '\"\\", min_size=1,
+                max_size=24).filter(lambda s: s.strip() != "")
+seconds = st.integers(0, 1000).map(float) | st.integers(1, 99999).map(lambda n: n / 100)
+ipv4 = st.tuples(st.integers(18, 19), st.integers(0, 255), st.integers(1, 254)).map(
+    lambda t: f"198.{t[0]}.{t[1]}.{t[2]}")
+ipv6 = st.integers(1, 0xFFFF).map(lambda n: f"2001:2::{n:x}")
+
+
+@st.composite
+def commands(draw: st.DrawFn) -> m.Command:
+    user = draw(st.none() | st.sampled_from(["root", "nobody"]))
+    group = draw(st.none() | st.just("daemon")) if user else None
+    return m.Command("/usr/bin/" + draw(words), user, group)
+
+
+@st.composite
+def addresses(draw: st.DrawFn, family: str) -> m.VirtualAddress:
+    address = draw(ipv4 if family == "inet" else ipv6)
+    full = 32 if family == "inet" else 128
+    return m.VirtualAddress(
+        address=address, prefix=draw(st.integers(8, full)),
+        dev=draw(st.none() | st.sampled_from(["eth0", "eth1"])),
+        label=draw(st.none() | st.just("eth0:1")) if family == "inet" else None,
+        scope=draw(st.none() | st.sampled_from(["global", "link", "host"])),
+        no_track=draw(st.booleans()),
+    )
+
+
+@st.composite
+def track_refs(draw: st.DrawFn, pool: list[str], low: int = -253,
+               high: int = 253) -> tuple[m.TrackRef, ...]:
+    chosen = draw(st.lists(st.sampled_from(pool), unique=True, max_size=3)) if pool else []
+    return tuple(m.TrackRef(name, draw(st.none() | st.integers(low, high)), draw(st.booleans()))
+                 for name in chosen)
+
+
+@st.composite
+def instances(draw: st.DrawFn, name: str, vrid: int, scripts: list[str]) -> m.VrrpInstance:
+    family = draw(st.sampled_from(["inet", "inet6"]))
+    version = 3 if family == "inet6" else draw(st.sampled_from([2, 3]))
+    # v2 intervals are whole seconds; v3 counts centiseconds up to 40.95 s.
+    advert = (float(draw(st.integers(1, 255))) if version == 2
+              else draw(st.integers(1, 4095)) / 100)
+    state = draw(st.sampled_from([None, "MASTER", "BACKUP"]))
+    backup = state != "MASTER"
+    auth = draw(st.sampled_from([None, "PASS", "AH"])) if version == 2 else None
+    peers = tuple(m.UnicastPeer(draw(ipv4 if family == "inet" else ipv6),
+                                draw(st.integers(0, 255)), draw(st.integers(0, 255)))
+                  for _ in range(draw(st.integers(0, 2))))
+    check_src = draw(st.booleans()) or any(p.min_ttl != 0 or p.max_ttl != 255 for p in peers)
+    return m.VrrpInstance(
+        name=name, location=m.NOWHERE, state=state,  # type: ignore[arg-type]
+        interface=draw(st.sampled_from(["eth0", "eth1"])), virtual_router_id=vrid,
+        priority=draw(st.integers(1, 255)), advert_int=advert, version=version,
+        family=family,  # type: ignore[arg-type]
+        nopreempt=backup and draw(st.booleans()),
+        preempt_delay=draw(seconds) if backup else 0.0,
+        auth_type=auth,  # type: ignore[arg-type]
+        auth_pass=draw(st.from_regex(r"[A-Za-z0-9]{1,8}", fullmatch=True)).encode()
+        if auth else b"",
+        virtual_ipaddress=tuple(draw(st.lists(addresses(family), min_size=1, max_size=3))),
+        virtual_ipaddress_excluded=tuple(draw(st.lists(addresses("inet"), max_size=2))),
+        unicast_src_ip=draw(ipv4 if family == "inet" else ipv6) if peers else None,
+        unicast_peers=peers, unicast_ttl=draw(st.integers(1, 255)), check_unicast_src=check_src,
+        use_vmac=draw(st.none() | st.just(f"vrrp.{vrid}") | st.just("vmac0")),
+        vmac_xmit_base=draw(st.booleans()), dont_track_primary=draw(st.booleans()),
+        track_interfaces=draw(track_refs(["eth0", "eth1", "eth2"])),
+        track_scripts=draw(track_refs(scripts)),
+        notify_master=draw(st.none() | commands()), notify_backup=draw(st.none() | commands()),
+        notify=draw(st.none() | commands()), smtp_alert=draw(st.booleans()),
+        garp_master_delay=float(draw(st.integers(0, 1000))),
+        garp_master_repeat=draw(st.integers(0, 255)),
+        garp_master_refresh=float(draw(st.integers(0, 3600))),
+        garp_master_refresh_repeat=draw(st.integers(1, 255)),
+        garp_lower_prio_delay=float(draw(st.integers(0, 1000))),
+        garp_lower_prio_repeat=draw(st.integers(0, 255)),
+        lower_prio_no_advert=draw(st.booleans()), higher_prio_send_advert=draw(st.booleans()),
+        v3_checksum_as_v2=draw(st.booleans()), accept=draw(st.booleans()),
+        skip_check_adv_addr=draw(st.booleans()), promote_secondaries=draw(st.booleans()),
+        down_timer_adverts=draw(st.integers(1, 100)),
+    )
+
+
+@st.composite
+def scripts(draw: st.DrawFn, name: str) -> m.VrrpScript:
+    interval = draw(st.integers(1, 600)).__float__()
+    return m.VrrpScript(
+        name=name, location=m.NOWHERE, script=draw(commands()), interval=interval,
+        timeout=draw(st.just(interval) | seconds.filter(lambda s: s > 0)),
+        weight=draw(st.integers(-253, 253)), weight_reverse=draw(st.booleans()),
+        rise=draw(st.integers(1, 10)), fall=draw(st.integers(1, 10)),
+        init_fail=draw(st.booleans()),
+    )
+
+
+@st.composite
+def checkers(draw: st.DrawFn) -> m.Checker:
+    common: dict[str, Any] = {
+        "connect_timeout": draw(seconds), "retry": draw(st.integers(0, 10)),
+        "delay_before_retry": draw(seconds), "delay_loop": draw(seconds),
+        "connect_port": draw(st.none() | st.integers(1, 65535)), "alpha": draw(st.booleans()),
+    }
+    kind = draw(st.sampled_from(["tcp", "http", "ssl", "dns", "misc", "smtp", "udp", "ping"]))
+    if kind in ("http", "ssl"):
+        urls = tuple(m.Url(path="/" + draw(names), digest=draw(st.none() | st.just("ab" * 16)),
+                           status_code=((200, 299),) if draw(st.booleans()) else ((301, 302),))
+                     for _ in range(draw(st.integers(1, 2))))
+        cls = m.SslGet if kind == "ssl" else m.HttpGet
+        return cls(urls=urls, http_protocol=draw(st.sampled_from(["1.0", "1.1"])), **common)
+    if kind == "dns":
+        return m.DnsCheck(type=draw(st.sampled_from(["A", "SOA", "AAAA"])), name=draw(names),
+                          **common)
+    if kind == "misc":
+        return m.MiscCheck(misc_path=draw(commands()), misc_dynamic=draw(st.booleans()),
+                           **common)
+    if kind == "smtp":
+        return m.SmtpCheck(helo_name=draw(st.none() | names), **common)
+    if kind == "udp":
+        return m.UdpCheck(payload=draw(st.none() | st.binary(min_size=1, max_size=8)),
+                          min_reply_length=draw(st.integers(0, 10)), **common)
+    if kind == "ping":
+        return m.PingCheck(**common)
+    return m.TcpCheck(**common)
+
+
+@st.composite
+def virtual_servers(draw: st.DrawFn) -> m.VirtualServer:
+    port = draw(st.integers(1, 65535))
+    servers = []
+    for i in range(draw(st.integers(0, 3))):
+        servers.append(m.RealServer(
+            ip=f"198.18.9.{i + 1}", port=draw(st.integers(1, 65535)), location=m.NOWHERE,
+            weight=draw(st.integers(0, 100)),
+            inhibit_on_failure=draw(st.booleans()),
+            checkers=tuple(draw(st.lists(checkers(), max_size=2)))))
+    return m.VirtualServer(
+        location=m.NOWHERE, ip=draw(ipv4), port=port,
+        protocol=draw(st.sampled_from(["TCP", "UDP"])),  # type: ignore[arg-type]
+        lvs_sched=draw(st.sampled_from(["rr", "wrr", "lc", "wlc", "sh"])),
+        lvs_method=draw(st.sampled_from(["NAT", "DR", "TUN"])),  # type: ignore[arg-type]
+        delay_loop=draw(seconds), quorum=draw(st.integers(1, 5)),
+        persistence_timeout=draw(st.none() | st.integers(1, 3600)),
+        real_servers=tuple(servers))
+
+
+@st.composite
+def configs(draw: st.DrawFn) -> m.Config:
+    script_names = draw(st.lists(names, unique=True, max_size=3))
+    instance_names = draw(st.lists(names, unique=True, min_size=1, max_size=4))
+    vrids = draw(st.lists(st.integers(1, 255), unique=True, min_size=len(instance_names),
+                          max_size=len(instance_names)))
+    insts = [draw(instances(n, v, script_names)) for n, v in zip(instance_names, vrids,
+                                                                    strict=True)]
+    groups: list[m.VrrpSyncGroup] = []
+    if len(insts) >= 2 and draw(st.booleans()):
+        group = m.VrrpSyncGroup("G" + insts[0].name, m.NOWHERE,
+                                group=(insts[0].name, insts[1].name),
+                                notify=draw(st.none() | commands()))
+        groups.append(group)
+        insts[0] = _with(insts[0], group.name)
+        insts[1] = _with(insts[1], group.name)
+    emails = tuple(draw(st.lists(st.from_regex(r"[a-z]{1,8}@example\.net", fullmatch=True),
+                                 max_size=2)))
+    return m.Config(
+        global_defs=m.GlobalDefs(router_id=draw(st.none() | names), notification_email=emails,
+                                 enable_script_security=True),
+        vrrp_instances=tuple(insts), vrrp_sync_groups=tuple(groups),
+        vrrp_scripts=tuple(draw(scripts(n)) for n in script_names),
+        virtual_servers=tuple(draw(st.lists(virtual_servers(), max_size=2))),
+    )
+
+
+def _with(inst: m.VrrpInstance, group: str) -> m.VrrpInstance:
+    from dataclasses import replace
+
+    return replace(inst, sync_group=group)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs())
+def test_generated_models_round_trip(config: m.Config) -> None:
+    again, text = read_back(config)
+    assert comparable(to_jsonable(again)) == comparable(to_jsonable(config)), text
