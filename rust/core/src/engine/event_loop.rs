@@ -276,6 +276,8 @@ impl Runtime {
                 return Some(reply);
             }
             let result = self.apply(req);
+            // A command's events are visible before its caller returns.
+            self.publish(shared);
             let _ = reply.send(result);
         }
     }
