@@ -171,8 +171,18 @@ def strip_comment(line: str) -> str:
     return line
 
 
+#: Brace expansion of an include stops after this many names.
+MAX_EXPANDED_NAMES = 1024
+
+
 def expand_braces(pattern: str) -> list[str]:
-    """csh-style brace expansion: `a{b,c{d,e}}f` gives abf, acdf, acef."""
+    """csh-style brace expansion: `a{b,c{d,e}}f` gives abf, acdf, acef (at most 1024)."""
+    return _expand(pattern)[:MAX_EXPANDED_NAMES]
+
+
+def _expand(pattern: str, depth_left: int = 32) -> list[str]:
+    if depth_left <= 0:
+        return [pattern]
     depth = 0
     start = -1
     for i, ch in enumerate(pattern):
@@ -197,10 +207,19 @@ def expand_braces(pattern: str) -> list[str]:
                         last = j + 1
                 parts.append(inner[last:])
                 head, tail = pattern[:start], pattern[i + 1 :]
+                out: list[str] = []
                 if len(parts) == 1:
-                    return [head + "{" + p + "}" + t for p in expand_braces(parts[0])
-                            for t in expand_braces(tail)]
-                return [e for p in parts for e in expand_braces(head + p + tail)]
+                    for p in _expand(parts[0], depth_left - 1):
+                        out.extend(head + "{" + p + "}" + t
+                                   for t in _expand(tail, depth_left - 1))
+                        if len(out) >= MAX_EXPANDED_NAMES:
+                            break
+                    return out
+                for p in parts:
+                    out.extend(_expand(head + p + tail, depth_left - 1))
+                    if len(out) >= MAX_EXPANDED_NAMES:
+                        break
+                return out
     return [pattern]
 
 
