@@ -111,6 +111,7 @@ def test_master_holds_the_vip_and_the_backup_takes_over_on_stop(
     assert lab.wait_for(lambda: VIP in lab.addresses("r2", "eth0"), 2.0)
     assert VIP not in lab.addresses("r1", "eth0")
     assert ("BACKUP", "MASTER", "priority 0 received") in transitions(r2.events())
+    assert ("MASTER", "STOP", "shutdown") in transitions(r1.events())
     assert stat(r2, "pri_zero_rcvd") == 1
     assert stat(r1, "pri_zero_sent") == 1
 

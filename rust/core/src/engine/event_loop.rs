@@ -20,7 +20,7 @@ use super::stats::{Lateness, PacketStats};
 use super::sys;
 use super::EngineError;
 use crate::fsm::{
-    Action, AddressListCheck, Input, Instance, InstanceConfig, StartState, State, Timestamp,
+    Action, AddressListCheck, Input, Instance, InstanceConfig, Reason, StartState, State, Timestamp,
 };
 use crate::wire::{self, arp, ndisc};
 
@@ -723,7 +723,14 @@ impl Runtime {
                 (Some(_), None) => format!("interface {} up", slot.spec.ifname),
                 (None, None) => String::new(),
             };
-            self.event("fault", name, state, state, reason, prio);
+            self.event(
+                "fault",
+                name,
+                state_name(state),
+                state_name(state),
+                reason,
+                prio,
+            );
         }
         if !started {
             return;
@@ -781,7 +788,13 @@ impl Runtime {
                         _ => reason.as_str().to_owned(),
                     };
                     let (name, prio) = (slot.spec.name.clone(), slot.fsm.effective_priority());
-                    self.event("transition", name, from, to, text, prio);
+                    // keepalived calls the state a stopped instance enters STOP (notify_stop).
+                    let to = if reason == Reason::Shutdown {
+                        "STOP"
+                    } else {
+                        state_name(to)
+                    };
+                    self.event("transition", name, state_name(from), to, text, prio);
                 }
             }
         }
@@ -1151,16 +1164,16 @@ impl Runtime {
         &mut self,
         kind: &'static str,
         instance: String,
-        from: State,
-        to: State,
+        old_state: &'static str,
+        new_state: &'static str,
         reason: String,
         priority: u8,
     ) {
         self.pending_events.push(Event {
             kind,
             instance,
-            old_state: state_name(from),
-            new_state: state_name(to),
+            old_state,
+            new_state,
             reason,
             priority,
             monotonic_ns: sys::monotonic_ns(),

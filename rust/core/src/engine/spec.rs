@@ -255,6 +255,8 @@ pub struct Event {
     /// `transition`, `fault` (a fault source appeared or cleared) or `warning`.
     pub kind: &'static str,
     pub instance: String,
+    /// `INIT`, `BACKUP`, `MASTER`, `FAULT`, or `STOP` (new state of a stopped or removed
+    /// instance); empty for engine-wide warnings.
     pub old_state: &'static str,
     pub new_state: &'static str,
     pub reason: String,
