@@ -317,3 +317,23 @@ def test_rt_priority_puts_the_engine_thread_in_sched_rr(lab: Lab, engine_in: Eng
     assert tids, "no engine thread found"
     assert os.SCHED_RR in {os.sched_getscheduler(tid) for tid in tids}
     assert not [e for e in engine.events() if e.kind == "warning"]
+
+
+def test_use_vmac_sends_from_the_virtual_mac(lab: Lab, engine_in: EngineFactory) -> None:
+    vmac = "00:00:5e:00:01:33"  # VRID 51
+    for cmd in (
+        f"link add vrrp.51 link eth0 address {vmac} type macvlan mode bridge",
+        "link set vrrp.51 up",
+    ):
+        lab.run("r1", ["ip", *cmd.split()])
+    r1 = engine_in(lab, "r1")
+    r1.add_instance(spec(send_ifname="vrrp.51"))
+    with lab.capture(duration=5.0) as cap:
+        r1.start()
+        assert wait_state(r1, MASTER)
+        garp = cap.wait_for(lambda p: p.kind is PacketKind.ARP and p.target_ip == VIP, 2.0)
+        advert = cap.wait_for(lambda p: p.kind is PacketKind.ADVERT, 2.0)
+    assert garp is not None and garp.src_mac == vmac
+    assert advert is not None and advert.src_mac == vmac
+    assert advert.src_ip == "198.18.0.1"
+    assert lab.wait_for(lambda: VIP in lab.addresses("r1", "vrrp.51"), 1.0)
