@@ -268,7 +268,8 @@ def test_bad_adverts_are_counted_by_keepalived_name_and_ignored(
     lab: Lab, engine_in: EngineFactory
 ) -> None:
     r1 = engine_in(lab, "r1")
-    r1.add_instance(spec(priority=100))
+    # A 1 s interval keeps r1 in BACKUP (Master_Down 3.6 s) for the whole test.
+    r1.add_instance(spec(priority=100, advert_interval=1.0))
     r1.start()
     assert wait_state(r1, BACKUP)
 
