@@ -213,16 +213,19 @@ def read_block(ctx: Context, block: Block, statements: list[Statement], out: Raw
             kw.handler(ctx, st, out)
 
 
-def sub_block(block_name: str, collect: str | None = None) -> Handler:
+def sub_block(block_name: str, collect: str | None = None,
+              arg_locations: bool = False) -> Handler:
     """A handler that reads `{ ... }` through another table into a new raw dict.
 
     With `collect`, the dict is appended to out[collect]; otherwise it is merged into `out`.
+    `arg_locations` records where each argument is (for blocks whose arguments are checked).
     """
 
     def handle(ctx: Context, st: Statement, out: Raw) -> None:
         inner: Raw = {"@self": st.location, "@end": st.end_location, "args": st.args,
-                      "@args": [st.arg_location(i) for i in range(len(st.args))],
                       "@name": st.args[0] if st.args else ""}
+        if arg_locations:
+            inner["@args"] = [st.arg_location(i) for i in range(len(st.args))]
         if collect is None:
             inner = out
         read_block(ctx, BLOCKS[block_name], st.block or [], inner)
@@ -1053,8 +1056,8 @@ VIRTUAL_SERVER = Block("virtual_server",
            "Server used while the quorum is lost."),
     flag("sorry_server_inhibit", "sorry_server_inhibit", "inhibit_on_failure for it."),
     flag("ops", "ops", "One-packet scheduling (UDP)."),
-    custom("real_server", sub_block("real_server", "real_servers"), "<IPADDR> [<PORT>] { ... }",
-           "A real server.", block="real_server"),
+    custom("real_server", sub_block("real_server", "real_servers", True),
+           "<IPADDR> [<PORT>] { ... }", "A real server.", block="real_server"),
     not_yet("flag-1"), not_yet("flag-2"), not_yet("flag-3"), not_yet("sh-port"),
     not_yet("sh-fallback"), not_yet("mh-port"), not_yet("mh-fallback"),
     not_yet("sorry_server_lvs_method", "NAT|DR|TUN"),
@@ -1096,7 +1099,7 @@ TOP_BLOCK = Block("top", "top level", "The blocks of keepalived.conf.", table(
     alias("vrrp_track_file", "track_file"),
     custom("vrrp_track_process", sub_block("vrrp_track_process", "track_processes"),
            "<NAME> { ... }", "A tracked process.", block="vrrp_track_process"),
-    custom("virtual_server", sub_block("virtual_server", "virtual_servers"),
+    custom("virtual_server", sub_block("virtual_server", "virtual_servers", True),
            "<IPADDR> [<PORT>] | fwmark <INT> | group <NAME> { ... }", "An LVS service.",
            block="virtual_server"),
     custom("virtual_server_group", lines_block_named("virtual_server_groups"),

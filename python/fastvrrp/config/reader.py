@@ -46,7 +46,7 @@ class Statement:
     Argument columns are computed only when asked for (a diagnostic), from the source line.
     """
 
-    __slots__ = ("_base", "_exact", "_index", "_text", "args", "block", "column", "end",
+    __slots__ = ("_base", "_end", "_exact", "_index", "_text", "args", "block", "column",
                  "file", "keyword", "line")
 
     def __init__(self, keyword: str, file: str, line: int, column: int) -> None:
@@ -56,8 +56,7 @@ class Statement:
         self.line = line
         self.column = column
         self.block: list[Statement] | None = None
-        #: Where the block's closing brace was (or None if it never closed).
-        self.end: Location | None = None
+        self._end: tuple[str, int, int] | None = None
         self._text = ""
         self._base = column
         self._exact = False
@@ -87,6 +86,11 @@ class Statement:
     def arg_columns(self) -> list[int]:
         """The column of every argument."""
         return [self.arg_location(i).column for i in range(len(self.args))]
+
+    @property
+    def end(self) -> Location | None:
+        """Where the block's closing brace was (None if it never closed)."""
+        return None if self._end is None else Location(*self._end)
 
     @property
     def end_location(self) -> Location:
@@ -559,51 +563,46 @@ class Reader:
             return
         blocks = self._blocks
         current = blocks[-1][0]
-        if '"' not in text and "'" not in text and "{" not in text and "}" not in text:
-            # Most lines: one statement, plain words.
-            words = text.split()
-            if not words:
+        if '"' not in text and "'" not in text:
+            opens = "{" in text
+            closes = "}" in text
+            if not closes and (not opens or (text.count("{") == 1 and text.rstrip()[-1] == "{")):
+                # Most lines: one statement of plain words, perhaps opening a block.
+                words = text.split()
+                if opens:
+                    words.pop()
+                if not words:
+                    if opens:
+                        self._open_brace(path, number, base + text.index("{") if exact
+                                         else base, None)
+                    return
+                column = base + len(text) - len(text.lstrip()) if exact else base
+                st = Statement(words[0], path, number, column)
+                st.args = words[1:]
+                st._text = text
+                st._base = base
+                st._exact = exact
+                if len(blocks) == 1:
+                    self._top_statement(st)
+                current.append(st)
+                if opens:
+                    st.block = []
+                    blocks.append((st.block, st))
                 return
-            column = base + len(text) - len(text.lstrip()) if exact else base
-            st = Statement(words[0], path, number, column)
-            st.args = words[1:]
-            st._text = text
-            st._base = base
-            st._exact = exact
-            if len(blocks) == 1:
-                self._top_statement(st)
-            current.append(st)
-            return
+            if closes and not opens and text.strip() == "}":
+                self._close_brace(path, number, base + text.index("}") if exact else base)
+                return
         diag = self.diagnostics
         statement: Statement | None = None
         for index, match in enumerate(_TOKEN.finditer(text)):
             word = match.group(0)
             column = base + match.start() if exact else base
             if word == "{":
-                last = current[-1] if current else None
-                if last is not None and last.block is None and (
-                    statement is last or statement is None
-                ):
-                    last.block = []
-                    blocks.append((last.block, last))
-                    current = last.block
-                else:
-                    diag.warning(Location(path, number, column), "Unexpected '{' - ignoring")
-                    dummy: list[Statement] = []
-                    blocks.append((dummy, None))
-                    current = dummy
+                current = self._open_brace(path, number, column, statement)
                 statement = None
                 continue
             if word == "}":
-                if len(blocks) == 1:
-                    diag.warning(Location(path, number, column), "Extra '}' found")
-                else:
-                    _, owner = blocks.pop()
-                    if owner is not None:
-                        owner.end = Location(path, number, column)
-                    current = blocks[-1][0]
-                    if len(blocks) == 1:
-                        self._flush_top()
+                current = self._close_brace(path, number, column)
                 statement = None
                 continue
             if "'" in word or '"' in word:
@@ -621,6 +620,34 @@ class Reader:
                 current.append(statement)
             else:
                 statement.args.append(word)
+
+    def _open_brace(self, path: str, number: int, column: int,
+                    statement: Statement | None) -> list[Statement]:
+        """`{`: open the block of the statement before it; returns the open block."""
+        blocks = self._blocks
+        current = blocks[-1][0]
+        last = current[-1] if current else None
+        if last is not None and last.block is None and (statement is last or statement is None):
+            last.block = []
+            blocks.append((last.block, last))
+            return last.block
+        self.diagnostics.warning(Location(path, number, column), "Unexpected '{' - ignoring")
+        dummy: list[Statement] = []
+        blocks.append((dummy, None))
+        return dummy
+
+    def _close_brace(self, path: str, number: int, column: int) -> list[Statement]:
+        """`}`: close the open block; returns the block that is open after it."""
+        blocks = self._blocks
+        if len(blocks) == 1:
+            self.diagnostics.warning(Location(path, number, column), "Extra '}' found")
+            return blocks[0][0]
+        _, owner = blocks.pop()
+        if owner is not None:
+            owner._end = (path, number, column)
+        if len(blocks) == 1:
+            self._flush_top()
+        return blocks[-1][0]
 
     def _top_statement(self, st: Statement) -> None:
         """A new top-level statement starts: the previous one is complete."""

@@ -59,14 +59,14 @@ def parse_int(ctx: Context, st: Statement, index: int, low: int, high: int,
         text = arg(ctx, st, index)
         if text is None:
             return None
-    where = st.arg_location(index)
     try:
         value = int(text, 10)
     except ValueError:
-        ctx.diagnostics.error(where, f"invalid number '{text}'")
+        ctx.diagnostics.error(st.arg_location(index), f"invalid number '{text}'")
         return None
     if not low <= value <= high:
-        ctx.diagnostics.error(where, f"number '{text}' outside range [{low}, {high}]")
+        ctx.diagnostics.error(st.arg_location(index),
+                              f"number '{text}' outside range [{low}, {high}]")
         return None
     return value
 
@@ -78,14 +78,14 @@ def parse_float(ctx: Context, st: Statement, index: int, low: float, high: float
         text = arg(ctx, st, index)
         if text is None:
             return None
-    where = st.arg_location(index)
     try:
         value = float(text)
     except ValueError:
-        ctx.diagnostics.error(where, f"invalid number '{text}'")
+        ctx.diagnostics.error(st.arg_location(index), f"invalid number '{text}'")
         return None
     if not math.isfinite(value) or not low <= value <= high:
-        ctx.diagnostics.error(where, f"number '{text}' outside range [{low:f}, {high:f}]")
+        ctx.diagnostics.error(st.arg_location(index),
+                              f"number '{text}' outside range [{low:f}, {high:f}]")
         return None
     return value
 
