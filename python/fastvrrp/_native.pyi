@@ -90,6 +90,12 @@ class InstanceSpec:
         garp_master_refresh: float = 0.0,
         garp_interval: float = 0.0,
         send_ifname: str | None = None,
+        garp_master_refresh_repeat: int = 1,
+        garp_lower_prio_repeat: int | None = None,
+        garp_lower_prio_delay: float | None = None,
+        lower_prio_no_advert: bool = False,
+        higher_prio_send_advert: bool = False,
+        down_timer_adverts: int = 3,
     ) -> InstanceSpec: ...
     @property
     def name(self) -> str: ...

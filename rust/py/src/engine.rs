@@ -49,7 +49,9 @@ impl InstanceSpec {
         preempt_delay = 0.0, start_master = false, auth_type = 0, auth_pass = Vec::new(), vips = Vec::new(),
         unicast_src = None, unicast_peers = Vec::new(), checksum_form = "pseudo", skip_check_adv_addr = false,
         garp_master_delay = 5.0, garp_master_repeat = 5, garp_master_refresh = 0.0, garp_interval = 0.0,
-        send_ifname = None
+        send_ifname = None, garp_master_refresh_repeat = 1, garp_lower_prio_repeat = None,
+        garp_lower_prio_delay = None, lower_prio_no_advert = false, higher_prio_send_advert = false,
+        down_timer_adverts = 3
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -75,6 +77,12 @@ impl InstanceSpec {
         garp_master_refresh: f64,
         garp_interval: f64,
         send_ifname: Option<String>,
+        garp_master_refresh_repeat: u32,
+        garp_lower_prio_repeat: Option<u32>,
+        garp_lower_prio_delay: Option<f64>,
+        lower_prio_no_advert: bool,
+        higher_prio_send_advert: bool,
+        down_timer_adverts: i64,
     ) -> PyResult<Self> {
         let version = spec::version(version).map_err(spec_err)?;
         let parse_ip = |s: &str| {
@@ -96,9 +104,12 @@ impl InstanceSpec {
             master_refresh: spec::seconds("garp_master_refresh", garp_master_refresh)
                 .map_err(spec_err)?,
             interval: spec::seconds("garp_interval", garp_interval).map_err(spec_err)?,
-            lower_prio_repeat: garp_master_repeat,
-            lower_prio_delay: master_delay,
-            ..GratuitousConfig::default()
+            master_refresh_repeat: garp_master_refresh_repeat,
+            lower_prio_repeat: garp_lower_prio_repeat.unwrap_or(garp_master_repeat),
+            lower_prio_delay: match garp_lower_prio_delay {
+                Some(d) => spec::seconds("garp_lower_prio_delay", d).map_err(spec_err)?,
+                None => master_delay,
+            },
         };
         let inner = spec::InstanceSpec {
             name,
@@ -123,6 +134,9 @@ impl InstanceSpec {
             skip_check_adv_addr,
             gratuitous,
             send_ifname,
+            lower_prio_no_advert,
+            higher_prio_send_advert,
+            down_timer_adverts: u8_in("down_timer_adverts", down_timer_adverts, 1)?,
         };
         inner.validate().map_err(spec_err)?;
         Ok(InstanceSpec { inner })

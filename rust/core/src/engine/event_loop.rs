@@ -1238,6 +1238,9 @@ fn fsm_config(spec: &InstanceSpec, primary: IpAddr) -> InstanceConfig {
         AddressListCheck::Drop
     };
     c.gratuitous = spec.gratuitous;
+    c.lower_prio_no_advert = spec.lower_prio_no_advert;
+    c.higher_prio_send_advert = spec.higher_prio_send_advert;
+    c.down_timer_adverts = spec.down_timer_adverts;
     c
 }
 

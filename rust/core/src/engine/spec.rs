@@ -101,6 +101,12 @@ pub struct InstanceSpec {
     pub gratuitous: GratuitousConfig,
     /// A `use_vmac` macvlan: adverts, VIPs (by default) and GARPs go out there.
     pub send_ifname: Option<String>,
+    /// `lower_prio_no_advert`.
+    pub lower_prio_no_advert: bool,
+    /// `higher_prio_send_advert`.
+    pub higher_prio_send_advert: bool,
+    /// `down_timer_adverts` (keepalived 2.3+; 3 by default).
+    pub down_timer_adverts: u8,
 }
 
 /// Why a spec was refused.
