@@ -338,3 +338,20 @@ def test_use_vmac_sends_from_the_virtual_mac(lab: Lab, engine_in: EngineFactory)
     assert advert is not None and advert.src_mac == vmac
     assert advert.src_ip == "198.18.0.1"
     assert lab.wait_for(lambda: VIP in lab.addresses("r1", "vrrp.51"), 1.0)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"vrid": 0}, "vrid 0 out of range"),
+        ({"version": 2, "advert_interval": 0.5}, "whole seconds"),
+        ({"family": "inet6"}, "VIP 198.18.0.100 is not of the instance's family"),
+        ({"version": 3, "auth_type": 1}, "only in VRRPv2"),
+        ({"version": 2, "advert_interval": 1.0, "auth_type": 2}, "AH"),
+        ({"vips": [("198.18.0.300", 24, None, None, None)]}, "invalid address"),
+        ({"checksum_form": "crc"}, "checksum_form"),
+    ],
+)
+def test_invalid_specs_are_value_errors(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        spec(**overrides)
