@@ -93,5 +93,76 @@ def run(config_file: str, dont_fork: bool, log_console: bool, log_detail: bool, 
     sys.exit(code)
 
 
+def _need_root(what: str) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        raise click.ClickException(
+            f"{what} needs root: it builds network namespaces (try: sudo fastvrrp {what})")
+
+
+@main.command("demo")
+@click.option("--advert", type=float, default=1.0, show_default=True,
+              help="advert_int in seconds; below 1 the pair runs VRRPv3 without auth.")
+@click.option("--keep", is_flag=True,
+              help="Leave the lab up at the end and print how to enter it (Ctrl-C tears it down).")
+def demo(advert: float, keep: bool) -> None:
+    """Fail over a fastvrrp pair in namespaces, live: takeover, failback, measured (root)."""
+    _need_root("demo")
+    from fastvrrp.lab.demo import DemoError, run_demo
+
+    try:
+        sys.exit(run_demo(advert=advert, keep=keep))
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command("bench")
+@click.option("--daemon", "daemons", multiple=True, default=("fastvrrp",), show_default=True,
+              type=click.Choice(["fastvrrp", "keepalived"]),
+              help="Repeat to compare: daemons alternate trial by trial.")
+@click.option("--scenario", "scenarios", multiple=True, show_default=True,
+              type=click.Choice(["takeover", "jitter", "scale", "mass"]),
+              help="Repeatable; default: all four.")
+@click.option("--fail", "fails", multiple=True, default=("link",), show_default=True,
+              type=click.Choice(["link", "kill", "stop", "term"]),
+              help="How the master fails (takeover, mass); repeatable.")
+@click.option("--load", "loads", multiple=True, type=int, default=(0,), show_default=True,
+              help="Busy processes during jitter windows; repeatable (e.g. --load 0 --load 4).")
+@click.option("--advert", type=float, default=0.1, show_default=True,
+              help="advert_int for takeover and mass (s).")
+@click.option("--version", "vrrp_version", type=click.Choice(["2", "3"]), default="3",
+              show_default=True, help="VRRP version.")
+@click.option("--trials", type=int, default=10, show_default=True,
+              help="Trials per daemon and setting (takeover, mass).")
+@click.option("--jitter-interval", type=float, default=0.01, show_default=True,
+              help="advert_int of the jitter scenario (s).")
+@click.option("--window", type=float, default=10.0, show_default=True,
+              help="Seconds measured per jitter and scale window.")
+@click.option("--instances", type=int, default=255, show_default=True,
+              help="Instances for the scale scenario.")
+@click.option("--scale-interval", type=float, default=0.01, show_default=True,
+              help="advert_int of the scale scenario (s).")
+@click.option("--vips", type=int, default=100, show_default=True,
+              help="VIPs (one instance each) failed at once in the mass scenario.")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), default=None,
+              help="Write the results (with machine, versions, settings) here.")
+@click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None,
+              help="Write a PNG: takeover histograms, jitter CDF (needs matplotlib).")
+def bench(daemons: tuple[str, ...], scenarios: tuple[str, ...], fails: tuple[str, ...],
+          loads: tuple[int, ...], advert: float, vrrp_version: str, trials: int,
+          jitter_interval: float, window: float, instances: int, scale_interval: float,
+          vips: int, json_file: str | None, plot_file: str | None) -> None:
+    """Measure takeover, advert jitter, CPU at scale and mass failover in namespaces (root)."""
+    _need_root("bench")
+    from fastvrrp.bench.cli import run_cli
+
+    sys.exit(run_cli(
+        daemons=daemons, scenarios=scenarios, fails=fails, loads=loads, advert=advert,
+        version=int(vrrp_version), trials=trials, jitter_interval=jitter_interval, window=window,
+        instances=instances, scale_interval=scale_interval, vips=vips, json_file=json_file,
+        plot_file=plot_file))
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,202 @@
+"""`fastvrrp bench`: run the scenarios for each daemon, alternating trial by trial, and report."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fastvrrp.bench.configs import PairSettings
+from fastvrrp.bench.measure import summary
+from fastvrrp.bench.scenarios import (
+    DAEMONS,
+    DaemonKind,
+    LabFactory,
+    default_lab,
+    jitter_window,
+    mass_trial,
+    scale_window,
+    takeover_trial,
+)
+
+SCENARIOS = ("takeover", "jitter", "scale", "mass")
+TAKEOVER_METRICS = ("client_overhead", "client_outage", "first_advert", "first_garp")
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """Everything that decides what `fastvrrp bench` measures; recorded with the results."""
+
+    daemons: tuple[str, ...] = ("fastvrrp",)
+    scenarios: tuple[str, ...] = SCENARIOS
+    fails: tuple[str, ...] = ("link",)
+    loads: tuple[int, ...] = (0,)
+    advert: float = 0.1
+    version: int = 3
+    trials: int = 10
+    jitter_interval: float = 0.01
+    window: float = 10.0
+    instances: int = 255
+    scale_interval: float = 0.01
+    vips: int = 100
+    command: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One unit of work: a trial or a window of one scenario for one daemon."""
+
+    scenario: str
+    daemon: str
+    label: str
+    run: Callable[[], Any]
+
+
+def plan(settings: BenchSettings, daemons: dict[str, DaemonKind] | None = None,
+         lab_factory: LabFactory = default_lab) -> list[Step]:
+    """The steps in run order: within each scenario, daemons alternate trial by trial."""
+    kinds = daemons if daemons is not None else DAEMONS
+    steps: list[Step] = []
+    pair = PairSettings(advert=settings.advert, version=settings.version)
+    for scenario in settings.scenarios:
+        for trial in range(settings.trials if scenario in ("takeover", "mass") else 1):
+            for name in settings.daemons:
+                kind = kinds[name]
+                if scenario == "takeover":
+                    for fail in settings.fails:
+                        steps.append(Step(scenario, name, f"fail={fail} trial={trial}",
+                                          _bind(takeover_trial, kind, pair, fail,
+                                                lab_factory=lab_factory)))
+                elif scenario == "mass":
+                    mass = PairSettings(advert=settings.advert, version=settings.version,
+                                        instances=settings.vips, first_vrid=1)
+                    for fail in settings.fails:
+                        steps.append(Step(scenario, name, f"fail={fail} trial={trial}",
+                                          _bind(mass_trial, kind, mass, fail,
+                                                lab_factory=lab_factory)))
+                elif scenario == "jitter":
+                    for load in settings.loads:
+                        steps.append(Step(scenario, name, f"load={load}", _bind(
+                            jitter_window, kind, interval=settings.jitter_interval,
+                            version=settings.version, load=load, window=settings.window,
+                            lab_factory=lab_factory)))
+                elif scenario == "scale":
+                    steps.append(Step(scenario, name, f"instances={settings.instances}", _bind(
+                        scale_window, kind, instances=settings.instances,
+                        interval=settings.scale_interval, version=settings.version,
+                        window=settings.window, lab_factory=lab_factory)))
+                else:
+                    raise ValueError(f"unknown scenario {scenario!r}; expected one of {SCENARIOS}")
+    return steps
+
+
+def _bind(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
+    return lambda: fn(*args, **kwargs)
+
+
+def machine() -> dict[str, object]:
+    """The machine the run happened on: CPU model, cores, kernel, load, Python."""
+    model = ""
+    try:
+        for line in open("/proc/cpuinfo"):  # noqa: SIM115 - short read
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_average_at_start": os.getloadavg(),
+    }
+
+
+def versions(daemons: Sequence[str]) -> dict[str, str]:
+    """Versions of the daemons compared."""
+    from fastvrrp import NATIVE_BUILD, __version__
+
+    found = {"fastvrrp": f"{__version__} ({NATIVE_BUILD})"}
+    if "keepalived" in daemons and shutil.which("keepalived"):
+        proc = subprocess.run(["keepalived", "--version"], capture_output=True, text=True,
+                              check=False)
+        found["keepalived"] = (proc.stderr or proc.stdout).splitlines()[0].strip()
+    return found
+
+
+def results_of(settings: BenchSettings, done: list[tuple[Step, Any]]) -> dict[str, Any]:
+    """Per scenario: the raw trials and a summary per daemon (and setting)."""
+    out: dict[str, Any] = {}
+    for scenario in settings.scenarios:
+        rows = [(s, r) for s, r in done if s.scenario == scenario]
+        if scenario == "takeover":
+            trials = [{"daemon": s.daemon, "setting": s.label.split()[0], **r} for s, r in rows]
+            out[scenario] = {"unit": "ms after the protocol floor", "trials": trials,
+                             "summary": _summaries(trials, TAKEOVER_METRICS)}
+        elif scenario == "mass":
+            trials = [{"daemon": s.daemon, "setting": s.label.split()[0], **r} for s, r in rows]
+            out[scenario] = {"unit": "ms after each instance's floor", "trials": trials,
+                             "summary": _summaries(trials, ("garp_p50", "garp_max"))}
+        elif scenario == "jitter":
+            windows = []
+            for s, gaps in rows:
+                interval_ms = settings.jitter_interval * 1000
+                deviation = [abs(g - interval_ms) for g in gaps]
+                windows.append({"daemon": s.daemon, "setting": s.label, "gaps_ms": gaps,
+                                "deviation": summary(deviation)})
+            out[scenario] = {"unit": "ms, |gap - interval|", "windows": windows}
+        elif scenario == "scale":
+            out[scenario] = {"unit": "% of one core",
+                             "windows": [{"daemon": s.daemon, **r} for s, r in rows]}
+    return out
+
+
+def _summaries(trials: list[dict[str, Any]], metrics: Sequence[str]) -> dict[str, Any]:
+    grouped: dict[str, dict[str, Any]] = {}
+    for key in dict.fromkeys(f"{t['daemon']} {t['setting']}" for t in trials):
+        mine = [t for t in trials if f"{t['daemon']} {t['setting']}" == key]
+        grouped[key] = {m: summary(t.get(m) for t in mine) for m in metrics}
+    return grouped
+
+
+def run(settings: BenchSettings, *, console: Any = None,
+        daemons: dict[str, DaemonKind] | None = None,
+        lab_factory: LabFactory = default_lab) -> dict[str, Any]:
+    """Run every step with a rich progress bar on `console`; return the JSON-able results."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    steps = plan(settings, daemons, lab_factory)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    t0 = time.monotonic()
+    head: dict[str, Any] = {
+        "tool": "fastvrrp bench",
+        "started": started.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "versions": versions(settings.daemons),
+        "settings": asdict(settings),
+    }
+    done: list[tuple[Step, Any]] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("bench", total=len(steps))
+        for step in steps:
+            progress.update(task, description=f"{step.scenario:<8} {step.daemon:<10} {step.label}")
+            done.append((step, step.run()))
+            progress.advance(task)
+    head["duration_s"] = round(time.monotonic() - t0, 1)
+    head["results"] = results_of(settings, done)
+    return head
+
+
+def command_line() -> tuple[str, ...]:
+    """This process's command line, for the record."""
+    return tuple(["fastvrrp", *sys.argv[1:]])
