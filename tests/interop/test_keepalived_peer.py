@@ -1,0 +1,113 @@
+"""fastvrrp and keepalived 2.2.7 in the same VRID: they see each other and elect as one.
+
+One router runs `fastvrrp run`, the other `keepalived -n -l -G -D`, with the same config apart
+from the priority. In both roles and in v2 (PASS) and v3: the master takes the VIP, the backup
+stays backup (no dual master), the VIP moves to the backup when the master's link goes down and
+comes back when it returns (preempt).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from fastvrrp.lab import Lab, LabProcess
+
+pytestmark = [pytest.mark.interop, pytest.mark.netns]
+
+VIP = "198.18.0.100"
+
+
+@pytest.fixture
+def lab(keepalived_ready: str | None, lab_factory: Any) -> Lab:
+    """The classic pair, or a skip when keepalived cannot run here."""
+    if keepalived_ready is not None:
+        pytest.skip(keepalived_ready)
+    made: Lab = lab_factory()
+    return made
+
+
+def config(priority: int, state: str, version: int) -> str:
+    if version == 2:
+        timing = (
+            "    advert_int 1\n"
+            "    authentication {\n        auth_type PASS\n        auth_pass 1111\n    }\n"
+        )
+    else:
+        timing = "    advert_int 0.1\n"
+    return (
+        "global_defs {\n    router_id fv_interop\n}\n"
+        "vrrp_instance VI_1 {\n"
+        f"    state {state}\n"
+        "    interface eth0\n"
+        "    virtual_router_id 51\n"
+        f"    version {version}\n"
+        f"    priority {priority}\n"
+        f"{timing}"
+        f"    virtual_ipaddress {{\n        {VIP}/24\n    }}\n"
+        "}\n"
+    )
+
+
+def report(lab: Lab, *procs: LabProcess) -> str:
+    parts = [f"holders of {VIP}: {lab.holders(VIP)}"]
+    parts += [f"--- {p.host} {p.argv[0]} (exit {p.returncode}):\n{p.log_text()}" for p in procs]
+    return "\n".join(parts)
+
+
+def lines_with(proc: LabProcess, text: str) -> int:
+    return sum(1 for line in proc.log_text().splitlines() if text in line)
+
+
+def holds_throughout(lab: Lab, want: list[str], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if lab.holders(VIP) != want:
+            return False
+        time.sleep(0.05)
+    return lab.holders(VIP) == want
+
+
+@pytest.mark.parametrize("version", [2, 3], ids=["v2-pass", "v3"])
+@pytest.mark.parametrize("fastvrrp_is", ["master", "backup"])
+def test_fastvrrp_and_keepalived_elect_together_and_the_vip_moves_both_ways(
+    lab: Lab, fastvrrp_is: str, version: int
+) -> None:
+    def start(host: str, daemon: str, conf: str) -> LabProcess:
+        if daemon == "fastvrrp":
+            return lab.start_fastvrrp(host, conf)
+        return lab.start_keepalived(host, conf)
+
+    master_daemon, backup_daemon = (
+        ("fastvrrp", "keepalived") if fastvrrp_is == "master" else ("keepalived", "fastvrrp")
+    )
+    # v2 at 1 s: Master_Down up to 4 s; v3 at 0.1 s: under 0.4 s.
+    master_down = 4.0 if version == 2 else 0.4
+    master = start("r1", master_daemon, config(150, "MASTER", version))
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], master_down + 8), report(lab, master)
+    backup = start("r2", backup_daemon, config(100, "BACKUP", version))
+    assert lab.wait_for(lambda: lines_with(backup, "(VI_1) Entering BACKUP STATE") > 0, 8.0), (
+        report(lab, master, backup)
+    )
+    # The backup hears the master for well over its Master_Down: one master, on r1.
+    assert holds_throughout(lab, ["r1"], master_down), report(lab, master, backup)
+    assert lines_with(backup, "(VI_1) Entering MASTER STATE") == 0, report(lab, master, backup)
+
+    lab.link_down("r1")
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r2"], master_down + 3), (
+        report(lab, master, backup)
+    )
+    assert lines_with(master, "(VI_1) Entering FAULT STATE") == 1, report(lab, master, backup)
+
+    lab.link_up("r1")
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], master_down + 3), (
+        report(lab, master, backup)
+    )
+    assert holds_throughout(lab, ["r1"], 1.0), report(lab, master, backup)
+    assert lines_with(backup, "(VI_1) Entering BACKUP STATE") == 2, report(lab, master, backup)
+    assert lines_with(master, "(VI_1) Entering MASTER STATE") == 2, report(lab, master, backup)
+    for proc in (master, backup):
+        assert proc.running, report(lab, master, backup)
+        assert "Traceback" not in proc.log_text()
