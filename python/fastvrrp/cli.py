@@ -9,6 +9,8 @@ import click
 
 from fastvrrp import NATIVE_BUILD, __version__
 
+DEFAULT_CONTROL_SOCKET = "/run/fastvrrp/fastvrrp.sock"
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(
@@ -41,6 +43,28 @@ def check(config_file: str, config_id: str | None, dump: bool) -> None:
     sys.exit(code)
 
 
+@main.command("status")
+@click.option("--control-socket", default=DEFAULT_CONTROL_SOCKET, show_default=True,
+              help="The daemon's control socket (as given to `fastvrrp run`).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the live JSON (keepalived's data/stats names per instance).")
+def status(control_socket: str, as_json: bool) -> None:
+    """Show every instance of a running daemon: state, priorities, master, VIPs, trackers, stats."""
+    from fastvrrp.observe.control import ControlError, query
+    from fastvrrp.observe.status import status_text
+
+    try:
+        snap = query(control_socket)
+    except ControlError as exc:
+        sys.stderr.write(f"fastvrrp status: {exc}\n")
+        sys.exit(1)
+    if as_json:
+        json.dump(snap, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(status_text(snap))
+
+
 @main.command("run")
 @click.option("-f", "--use-file", "config_file", default="/etc/keepalived/keepalived.conf",
               show_default=True, help="The keepalived.conf to run.")
@@ -59,16 +83,43 @@ def check(config_file: str, config_id: str | None, dump: bool) -> None:
               help="Select @ID lines (default: the short host name).")
 @click.option("-t", "--config-test", is_flag=True,
               help="Check the config and exit, as `fastvrrp check` (keepalived's -t).")
+@click.option("-S", "--log-facility", type=click.IntRange(0, 7), default=None,
+              help="Syslog facility LOG_LOCAL0..7 (default: LOG_DAEMON), as keepalived's -S.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Console and log-file lines: keepalived's text or JSON.")
+@click.option("--control-socket", default=DEFAULT_CONTROL_SOCKET, show_default=True,
+              help="Serve live status on this unix socket ('' for none).")
+@click.option("--metrics", default=None, metavar="ADDR:PORT",
+              help="Serve Prometheus metrics at http://ADDR:PORT/metrics.")
+@click.option("--dump-dir", default="/tmp", show_default=True,
+              help="Where USR1/USR2/JSON signals write keepalived.data/.stats/.json.")
 def run(config_file: str, dont_fork: bool, log_console: bool, log_detail: bool, no_syslog: bool,
         log_file: str | None, pidfile: str | None, vrrp_pidfile: str | None,
-        checkers_pidfile: str | None, config_id: str | None, config_test: bool) -> None:
-    """Run the daemon on a keepalived.conf, in the foreground, until SIGTERM or SIGINT."""
+        checkers_pidfile: str | None, config_id: str | None, config_test: bool,
+        log_facility: int | None, log_format: str, control_socket: str, metrics: str | None,
+        dump_dir: str) -> None:
+    """Run the daemon on a keepalived.conf, in the foreground, until SIGTERM or SIGINT.
+
+    SIGHUP reloads the config; USR1, USR2 and SIGRTMIN+2 write keepalived's dump files.
+    """
+    import signal
+
+    # A SIGHUP before the reload handler is installed must not kill the daemon.
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     from fastvrrp.config import check_file
     from fastvrrp.observe.logs import LogOptions, configure_logging
 
+    if metrics:
+        from fastvrrp.observe.metrics import parse_address
+
+        try:
+            parse_address(metrics)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--metrics") from None
     logger = configure_logging(LogOptions(console=log_console or config_test, detail=log_detail,
                                           syslog=not no_syslog and not config_test,
-                                          log_file=log_file))
+                                          log_file=log_file, facility=log_facility,
+                                          format="json" if log_format == "json" else "text"))
     try:
         result = check_file(config_file, config_id)
     except Exception as exc:  # the CLI boundary: report, never a traceback
@@ -83,8 +134,14 @@ def run(config_file: str, dont_fork: bool, log_console: bool, log_detail: bool, 
     import asyncio
 
     from fastvrrp.daemon import Daemon
+    from fastvrrp.observe import ObserveOptions, observers_for
 
-    daemon = Daemon(result.config, logger, pidfile=pidfile or vrrp_pidfile or checkers_pidfile)
+    daemon = Daemon(result.config, logger, pidfile=pidfile or vrrp_pidfile or checkers_pidfile,
+                    config_file=config_file)
+    daemon.observers = observers_for(
+        ObserveOptions(config_file=config_file, config_id=config_id,
+                       control_socket=control_socket or None, metrics=metrics,
+                       dump_directory=dump_dir), logger)
     try:
         code = asyncio.run(daemon.run())
     except OSError as exc:

@@ -12,13 +12,15 @@ import contextlib
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from fastvrrp._native import Engine, Event, InstanceSpec
 from fastvrrp.config.model import Config, GlobalDefs, VrrpInstance
 from fastvrrp.net.vmac import VirtualMac, vmac_for
+from fastvrrp.reload import ReloadPlan, plan_reload
 
 AUTH_TYPES = {None: 0, "PASS": 1, "AH": 2}
 
@@ -37,7 +39,10 @@ class Service(Protocol):
 
 def services_for(config: Config, logger: logging.Logger) -> list[Service]:
     """The subsystems this config needs besides VRRP; each subsystem adds its line here."""
+    from fastvrrp.track import vrrp_services  # trackers, sync groups, notify, SMTP
+
     services: list[Service] = []
+    services += vrrp_services(config, logger)
     return services
 
 
@@ -112,6 +117,15 @@ class Daemon:
     services: list[Service] = field(default_factory=list)
     engine: Engine | None = None
     vmacs: list[VirtualMac] = field(default_factory=list)
+    #: Control socket, metrics, dumps, reload, sd_notify: started after the services, kept
+    #: across reloads, stopped first.
+    observers: list[Service] = field(default_factory=list)
+    #: The started services of the current config (replaced on reload).
+    running: list[Service] = field(default_factory=list)
+    config_file: str | None = None
+    started_at: float = field(default_factory=time.time)
+    reloads: int = 0
+    last_reload: dict[str, Any] | None = None
 
     async def run(self) -> int:
         """Run until SIGTERM or SIGINT; return the process exit code."""
@@ -120,20 +134,26 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
         self._write_pidfile()
-        started: list[Service] = []
+        observing: list[Service] = []
         try:
             engine = self.start()
             loop.add_reader(engine.event_fd(), self.dispatch_events)
             for service in self.services or services_for(self.config, self.logger):
                 await service.start(self)
-                started.append(service)
+                self.running.append(service)
+            for observer in self.observers:
+                await observer.start(self)
+                observing.append(observer)
             self.logger.info("Startup complete")
             await stopping.wait()
             self.logger.info("Stopping")
             loop.remove_reader(engine.event_fd())
         finally:
-            for service in reversed(started):
+            for observer in reversed(observing):
+                await observer.stop()
+            for service in reversed(self.running):
                 await service.stop()
+            self.running.clear()
             self.stop()
             self._remove_pidfile()
         return 0
@@ -150,6 +170,55 @@ class Daemon:
         engine.start()
         self.dispatch_events()
         return engine
+
+    async def reload(self, config: Config) -> ReloadPlan:
+        """Apply a checked config: diff the instances in the engine, restart the services.
+
+        Unchanged instances are not touched. Changed ones are updated in place when the engine
+        offers `update_instance`, otherwise removed and added again.
+        """
+        engine = self.engine
+        if engine is None:
+            raise RuntimeError("reload before start")
+        plan = plan_reload(self.config, config)
+        for service in reversed(self.running):
+            await service.stop()
+        self.running.clear()
+        global_defs = config.global_defs
+        update = getattr(engine, "update_instance", None)
+        for old in plan.removed:
+            engine.remove_instance(old.name)
+            self._drop_vmac(old)
+        for old, new in plan.changed:
+            if update is not None:
+                update(old.name, instance_spec(new, global_defs))
+                continue
+            engine.remove_instance(old.name)
+            self._drop_vmac(old)
+            if new.use_vmac:
+                self.vmacs.append(self._make_vmac(new))
+            engine.add_instance(instance_spec(new, global_defs))
+        for new in plan.added:
+            if new.use_vmac:
+                self.vmacs.append(self._make_vmac(new))
+            engine.add_instance(instance_spec(new, global_defs))
+        self.config = config
+        self.dispatch_events()
+        for service in self.services or services_for(config, self.logger):
+            await service.start(self)
+            self.running.append(service)
+        return plan
+
+    def note_reload(self, result: str, diagnostics: int) -> None:
+        """Remember how the last reload went (shown by `fastvrrp status`)."""
+        if result == "ok":
+            self.reloads += 1
+        self.last_reload = {"result": result, "at": time.time(), "diagnostics": diagnostics}
+
+    def _drop_vmac(self, instance: VrrpInstance) -> None:
+        for vmac in [v for v in self.vmacs if v.name == instance.use_vmac]:
+            vmac.remove()
+            self.vmacs.remove(vmac)
 
     def stop(self) -> None:
         """Stop the engine (masters send priority 0 and drop their VIPs), then log what it said."""

@@ -1,0 +1,102 @@
+"""Shared by the operations netns tests: configs, running fastvrrp with its control socket."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from fastvrrp.lab import Lab, LabProcess
+
+VIP = "198.18.0.100"
+VIP2 = "198.18.0.101"
+ADDRESSES = {"r1": "198.18.0.1", "r2": "198.18.0.2"}
+METRICS_PORT = 9477
+
+
+def instance_conf(priority: int, vips: tuple[str, ...] = (VIP,), extra: str = "",
+                  interval: float = 0.1, tracker: str = "") -> str:
+    """A VRRPv3 instance on eth0; `tracker` is a track_script body line, `extra` a top block."""
+    vip_lines = "\n".join(f"        {v}/24" for v in vips)
+    track = f"    track_script {{\n        {tracker}\n    }}\n" if tracker else ""
+    return f"""{extra}
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    version 3
+    priority {priority}
+    advert_int {interval}
+    virtual_ipaddress {{
+{vip_lines}
+    }}
+{track}}}
+"""
+
+
+def control_path(lab: Lab, host: str) -> Path:
+    """Each daemon its own control socket (the lab's hosts share one filesystem)."""
+    return Path(lab.workdir) / host / "fastvrrp.sock"
+
+
+def start(lab: Lab, host: str, conf: str, *extra: str, metrics: bool = False) -> LabProcess:
+    """fastvrrp in `host` with a control socket, dumps in its directory, metrics if asked."""
+    args = ["--control-socket", str(control_path(lab, host)),
+            "--dump-dir", str(dump_dir(lab, host)), *extra]
+    if metrics:
+        args += ["--metrics", f"{ADDRESSES[host]}:{METRICS_PORT}"]
+    dump_dir(lab, host).mkdir(parents=True, exist_ok=True)
+    return lab.start_fastvrrp(host, conf, extra_args=args)
+
+
+def dump_dir(lab: Lab, host: str) -> Path:
+    """Where the daemon in `host` writes keepalived.data/.stats/.json."""
+    return Path(lab.workdir) / host / "dumps"
+
+
+def status_json(lab: Lab, host: str) -> dict[str, Any]:
+    """`fastvrrp status --json` against the daemon in `host`, as a user runs it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "fastvrrp", "status", "--json",
+         "--control-socket", str(control_path(lab, host))],
+        capture_output=True, text=True, check=True, timeout=20)
+    reply: dict[str, Any] = json.loads(proc.stdout)
+    return reply
+
+
+def instance(lab: Lab, host: str, name: str = "VI_1") -> dict[str, Any]:
+    """One instance's `{"data", "stats", "fastvrrp"}` from the live status."""
+    for entry in status_json(lab, host)["instances"]:
+        if entry["data"]["iname"] == name:
+            return dict(entry)
+    raise KeyError(name)
+
+
+def ready(lab: Lab, host: str) -> bool:
+    """Whether the daemon in `host` answers on its control socket."""
+    path = control_path(lab, host)
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def scrape(lab: Lab, host: str) -> str:
+    """GET /metrics from inside `host`'s namespace."""
+    with lab.socket(host, socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect((ADDRESSES[host], METRICS_PORT))
+        sock.sendall(b"GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n")
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.0 200"), head
+    return body.decode()
