@@ -3,15 +3,21 @@
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 /// One's-complement sum of `data` as big-endian 16-bit words (an odd last byte is padded with zero),
-/// not yet folded. A u64 accumulator cannot overflow for any buffer this crate handles.
+/// not yet folded. It adds 32-bit words into a u64 (RFC 1071 §2: the sum may be taken over wider
+/// words and folded at the end); a u64 cannot overflow for any buffer this crate handles.
 #[inline]
 pub(crate) fn sum(data: &[u8]) -> u64 {
     let mut acc: u64 = 0;
-    let mut words = data.chunks_exact(2);
+    let mut words = data.chunks_exact(4);
     for w in &mut words {
+        acc += u64::from(u32::from_be_bytes([w[0], w[1], w[2], w[3]]));
+    }
+    let rest = words.remainder();
+    let mut pairs = rest.chunks_exact(2);
+    for w in &mut pairs {
         acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
     }
-    if let [last] = words.remainder() {
+    if let [last] = pairs.remainder() {
         acc += u64::from(*last) << 8;
     }
     acc
@@ -30,7 +36,10 @@ pub(crate) fn fold(mut acc: u64) -> u16 {
 /// Sum of the IPv4 pseudo-header: src, dst, zero, protocol, upper-layer length.
 #[inline]
 pub(crate) fn pseudo_v4(src: Ipv4Addr, dst: Ipv4Addr, protocol: u8, length: usize) -> u64 {
-    sum(&src.octets()) + sum(&dst.octets()) + u64::from(protocol) + (length as u64 & 0xffff)
+    u64::from(src.to_bits())
+        + u64::from(dst.to_bits())
+        + u64::from(protocol)
+        + (length as u64 & 0xffff)
 }
 
 /// Sum of the IPv6 pseudo-header (RFC 8200 §8.1): src, dst, 32-bit length, zeros, next header.
@@ -66,7 +75,21 @@ mod tests {
 
     #[test]
     fn odd_length_pads_with_zero() {
-        assert_eq!(sum(&[0x12, 0x34, 0x56]), 0x1234 + 0x5600);
+        assert_eq!(fold(sum(&[0x12, 0x34, 0x56])), 0x1234 + 0x5600);
+    }
+
+    #[test]
+    fn wide_words_fold_like_16_bit_words() {
+        let data: Vec<u8> = (0u8..=250).map(|i| i.wrapping_mul(37)).collect();
+        for len in 0..data.len() {
+            let d = &data[..len];
+            let mut narrow: u64 = d
+                .chunks(2)
+                .map(|w| u64::from(w[0]) << 8 | u64::from(*w.get(1).unwrap_or(&0)))
+                .sum();
+            narrow = u64::from(fold(narrow));
+            assert_eq!(u64::from(fold(sum(d))), narrow, "len {len}");
+        }
     }
 
     #[test]
