@@ -6,6 +6,7 @@ there; the lab's switch joins the routers' `eth0`s on 198.18.0.0/24.
 
 from __future__ import annotations
 
+import itertools
 import os
 import select
 import socket
@@ -355,3 +356,22 @@ def test_use_vmac_sends_from_the_virtual_mac(lab: Lab, engine_in: EngineFactory)
 def test_invalid_specs_are_value_errors(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         spec(**overrides)
+
+
+def test_garp_interval_paces_every_packet(lab: Lab, engine_in: EngineFactory) -> None:
+    vips = [(VIP, 24, None, None, None), ("198.18.0.101", 24, None, None, None)]
+    r1 = engine_in(lab, "r1")
+    r1.add_instance(
+        spec(vips=vips, garp_interval=0.05, garp_master_repeat=2, garp_master_delay=0.0)
+    )
+    with lab.capture(duration=5.0) as cap:
+        r1.start()
+        assert wait_state(r1, MASTER)
+        assert lab.wait_for(
+            lambda: len([p for p in cap.packets() if p.kind is PacketKind.ARP]) >= 4, 2.0
+        )
+        lab.wait_for(lambda: False, 0.2)  # nothing more should come
+        garps = [p for p in cap.stop() if p.kind is PacketKind.ARP]
+    assert [p.target_ip for p in garps] == [VIP, "198.18.0.101", VIP, "198.18.0.101"]
+    gaps = [b.time - a.time for a, b in itertools.pairwise(garps)]
+    assert all(gap > 0.04 for gap in gaps), gaps

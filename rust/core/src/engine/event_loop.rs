@@ -32,6 +32,8 @@ const TOKEN_FIRST_CHANNEL: u64 = 3;
 const RECV_BUDGET: usize = 64;
 const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
 const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// Bound on paced gratuitous packets waiting per instance.
+const MAX_QUEUED_GRATUITOUS: usize = 4096;
 
 /// Something the handle asks of the runtime.
 pub enum Request {
@@ -110,6 +112,9 @@ struct Slot {
     faults: Faults,
     deadline: Option<Timestamp>,
     sending_failed: bool,
+    /// VIP indices waiting for their paced gratuitous packet.
+    garp_queue: VecDeque<usize>,
+    garp_due: Option<Timestamp>,
     /// The last takeover by timer: deadline to first gratuitous packet sent (ns).
     takeover_garp_ns: u64,
     /// The last VIP add through netlink, all VIPs and acks (ns).
@@ -144,6 +149,8 @@ pub struct Runtime {
     by_name: HashMap<String, usize>,
     demux: HashMap<(u32, IpFamily, u8), Vec<usize>>,
     timers: BTreeSet<(Timestamp, usize)>,
+    /// Paced gratuitous packets (`garp_interval`), apart from the FSM's deadlines.
+    garp_timers: BTreeSet<(Timestamp, usize)>,
     started: bool,
     actions: Vec<Action>,
     rxbuf: Vec<u8>,
@@ -180,6 +187,7 @@ impl Runtime {
             by_name: HashMap::new(),
             demux: HashMap::new(),
             timers: BTreeSet::new(),
+            garp_timers: BTreeSet::new(),
             started: false,
             actions: Vec::with_capacity(32),
             rxbuf: vec![0; 4096],
@@ -254,7 +262,9 @@ impl Runtime {
     }
 
     fn arm_timer(&mut self) {
-        let next = self.timers.first().map(|(t, _)| t.as_nanos());
+        let fsm = self.timers.first().map(|(t, _)| *t);
+        let garp = self.garp_timers.first().map(|(t, _)| *t);
+        let next = fsm.into_iter().chain(garp).min().map(Timestamp::as_nanos);
         if next != self.armed {
             if let Err(e) = sys::timerfd_set(self.timer.as_fd(), next) {
                 self.warn("", format!("timerfd_settime failed: {e}"));
@@ -346,6 +356,16 @@ impl Runtime {
             }
             self.feed(id, now, Input::Tick, Some(at));
         }
+        while let Some(&(at, id)) = self.garp_timers.first() {
+            if at > now {
+                break;
+            }
+            self.garp_timers.pop_first();
+            if let Some(slot) = self.slot_mut(id) {
+                slot.garp_due = None;
+            }
+            self.pace_gratuitous(id, now);
+        }
     }
 
     // -----------------------------------------------------------------------------------------
@@ -397,6 +417,8 @@ impl Runtime {
             faults: Faults::default(),
             deadline: None,
             sending_failed: false,
+            garp_queue: VecDeque::new(),
+            garp_due: None,
             missing_source_reported: false,
             takeover_garp_ns: 0,
             vip_add_ns: 0,
@@ -429,6 +451,7 @@ impl Runtime {
 
     fn remove(&mut self, id: usize) {
         self.feed(id, now(), Input::Shutdown, None);
+        self.drop_gratuitous(id);
         self.unresolve(id);
         if let Some(slot) = self.slots.get_mut(id).and_then(Option::take) {
             self.by_name.remove(&slot.spec.name);
@@ -770,9 +793,12 @@ impl Runtime {
                     }
                     took_over = true;
                 }
-                Action::RemoveVips => self.change_vips(id, AddrOp::Remove),
+                Action::RemoveVips => {
+                    self.drop_gratuitous(id);
+                    self.change_vips(id, AddrOp::Remove);
+                }
                 Action::SendGratuitous => {
-                    self.send_gratuitous(id);
+                    self.send_gratuitous(id, now);
                     if let (true, Some(at)) = (took_over, due) {
                         let spent = sys::monotonic_ns().saturating_sub(at.as_nanos());
                         if let Some(slot) = self.slot_mut(id) {
@@ -927,7 +953,54 @@ impl Runtime {
         }
     }
 
-    fn send_gratuitous(&mut self, id: usize) {
+    /// One gratuitous batch: one GARP / unsolicited NA per VIP. With `garp_interval` the packets
+    /// join the instance's queue and leave one per interval, as keepalived paces them.
+    fn send_gratuitous(&mut self, id: usize, now: Timestamp) {
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        let count = slot.vip_addrs.len();
+        if slot.spec.gratuitous.interval.is_zero() {
+            for vip in 0..count {
+                self.send_gratuitous_one(id, vip);
+            }
+            return;
+        }
+        let room = MAX_QUEUED_GRATUITOUS.saturating_sub(slot.garp_queue.len());
+        slot.garp_queue.extend((0..count).take(room));
+        if slot.garp_due.is_none() {
+            self.pace_gratuitous(id, now);
+        }
+    }
+
+    /// Send the next queued gratuitous packet and schedule the one after.
+    fn pace_gratuitous(&mut self, id: usize, now: Timestamp) {
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        let Some(vip) = slot.garp_queue.pop_front() else {
+            return;
+        };
+        let next = (!slot.garp_queue.is_empty()).then(|| now + slot.spec.gratuitous.interval);
+        slot.garp_due = next;
+        if let Some(at) = next {
+            self.garp_timers.insert((at, id));
+        }
+        self.send_gratuitous_one(id, vip);
+    }
+
+    /// Forget queued gratuitous packets (the VIPs are gone).
+    fn drop_gratuitous(&mut self, id: usize) {
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        slot.garp_queue.clear();
+        if let Some(at) = slot.garp_due.take() {
+            self.garp_timers.remove(&(at, id));
+        }
+    }
+
+    fn send_gratuitous_one(&mut self, id: usize, vip: usize) {
         let Runtime {
             slots,
             links,
@@ -939,45 +1012,46 @@ impl Runtime {
         let Some(Some(slot)) = slots.get_mut(id) else {
             return;
         };
-        for (vip, ifindex) in slot.vip_addrs.iter().zip(&slot.vip_ifindex) {
-            let Some(ifindex) = *ifindex else { continue };
-            let Some(mac) = links.get(&ifindex).and_then(|l| l.mac) else {
-                continue;
-            };
-            let sent = match vip {
-                IpAddr::V4(v4) => arp::emit_gratuitous(frame, mac, *v4).map(|n| {
+        let (Some(addr), Some(Some(ifindex))) =
+            (slot.vip_addrs.get(vip), slot.vip_ifindex.get(vip))
+        else {
+            return;
+        };
+        let ifindex = *ifindex;
+        let Some(mac) = links.get(&ifindex).and_then(|l| l.mac) else {
+            return;
+        };
+        let sent = match addr {
+            IpAddr::V4(v4) => arp::emit_gratuitous(frame, mac, *v4).map(|n| {
+                sys::send_frame(
+                    packet.as_fd(),
+                    &frame[..n],
+                    ifindex,
+                    arp::BROADCAST,
+                    arp::ETHERTYPE_ARP,
+                )
+            }),
+            IpAddr::V6(v6) => {
+                let src = addrs.iter().find_map(|a| match a.addr {
+                    IpAddr::V6(s) if a.ifindex == ifindex && is_link_local(&s) && a.is_usable() => {
+                        Some(s)
+                    }
+                    _ => None,
+                });
+                let Some(src) = src else { return };
+                ndisc::emit_unsolicited_na_frame(frame, mac, src, *v6, false).map(|n| {
                     sys::send_frame(
                         packet.as_fd(),
                         &frame[..n],
                         ifindex,
-                        arp::BROADCAST,
-                        arp::ETHERTYPE_ARP,
+                        ALL_NODES_MAC,
+                        ETHERTYPE_IPV6,
                     )
-                }),
-                IpAddr::V6(v6) => {
-                    let src = addrs.iter().find_map(|a| match a.addr {
-                        IpAddr::V6(s)
-                            if a.ifindex == ifindex && is_link_local(&s) && a.is_usable() =>
-                        {
-                            Some(s)
-                        }
-                        _ => None,
-                    });
-                    let Some(src) = src else { continue };
-                    ndisc::emit_unsolicited_na_frame(frame, mac, src, *v6, false).map(|n| {
-                        sys::send_frame(
-                            packet.as_fd(),
-                            &frame[..n],
-                            ifindex,
-                            ALL_NODES_MAC,
-                            ETHERTYPE_IPV6,
-                        )
-                    })
-                }
-            };
-            if !matches!(sent, Ok(Ok(_))) {
-                slot.stats.send_err += 1;
+                })
             }
+        };
+        if !matches!(sent, Ok(Ok(_))) {
+            slot.stats.send_err += 1;
         }
     }
 
