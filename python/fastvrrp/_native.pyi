@@ -82,7 +82,7 @@ class InstanceSpec:
         auth_pass: bytes = ...,
         vips: list[tuple[str, int, str | None, str | None, str | None]] = ...,
         unicast_src: str | None = None,
-        unicast_peers: list[str] = ...,
+        unicast_peers: list[str] | list[str | tuple[str, int, int]] = ...,
         checksum_form: str = "pseudo",
         skip_check_adv_addr: bool = False,
         garp_master_delay: float = 5.0,

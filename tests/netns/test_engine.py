@@ -375,3 +375,16 @@ def test_garp_interval_paces_every_packet(lab: Lab, engine_in: EngineFactory) ->
     assert [p.target_ip for p in garps] == [VIP, "198.18.0.101", VIP, "198.18.0.101"]
     gaps = [b.time - a.time for a, b in itertools.pairwise(garps)]
     assert all(gap > 0.04 for gap in gaps), gaps
+
+
+def test_unicast_peer_ttl_range_is_checked(lab: Lab, engine_in: EngineFactory) -> None:
+    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
+    r1.add_instance(spec(priority=150, unicast_src="198.18.0.1", unicast_peers=["198.18.0.2"]))
+    # r1 sends with TTL 255, outside the range r2 accepts from it.
+    r2.add_instance(
+        spec(priority=100, unicast_src="198.18.0.2", unicast_peers=[("198.18.0.1", 1, 254)])
+    )
+    r1.start()
+    r2.start()
+    assert lab.wait_for(lambda: stat(r2, "ip_ttl_err") >= 2, 2.0)
+    assert stat(r2, "advert_rcvd") == 0

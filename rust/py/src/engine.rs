@@ -35,6 +35,13 @@ fn u8_in(what: &str, v: i64, lo: i64) -> PyResult<u8> {
 
 type VipTuple = (String, i64, Option<String>, Option<String>, Option<String>);
 
+/// A unicast peer: an address, or `(address, min_ttl, max_ttl)`.
+#[derive(FromPyObject)]
+enum PeerArg {
+    WithTtl(String, i64, i64),
+    Plain(String),
+}
+
 /// One VRRP instance for the engine (immutable; build a new one to change it).
 #[pyclass(frozen, module = "fastvrrp._native")]
 pub struct InstanceSpec {
@@ -69,7 +76,7 @@ impl InstanceSpec {
         auth_pass: Vec<u8>,
         vips: Vec<VipTuple>,
         unicast_src: Option<String>,
-        unicast_peers: Vec<String>,
+        unicast_peers: Vec<PeerArg>,
         checksum_form: &str,
         skip_check_adv_addr: bool,
         garp_master_delay: f64,
@@ -128,7 +135,18 @@ impl InstanceSpec {
             unicast_src: unicast_src.as_deref().map(parse_ip).transpose()?,
             unicast_peers: unicast_peers
                 .iter()
-                .map(|p| parse_ip(p))
+                .map(|p| match p {
+                    PeerArg::Plain(a) | PeerArg::WithTtl(a, _, _) => parse_ip(a),
+                })
+                .collect::<PyResult<_>>()?,
+            unicast_peer_ttl: unicast_peers
+                .iter()
+                .map(|p| match p {
+                    PeerArg::Plain(_) => Ok((0, 255)),
+                    PeerArg::WithTtl(_, lo, hi) => {
+                        Ok((u8_in("min_ttl", *lo, 0)?, u8_in("max_ttl", *hi, 0)?))
+                    }
+                })
                 .collect::<PyResult<_>>()?,
             checksum_form: spec::checksum_form(checksum_form).map_err(spec_err)?,
             skip_check_adv_addr,

@@ -1127,7 +1127,10 @@ impl Runtime {
             return; // our own advert
         }
         let unicast = slot.spec.is_unicast();
-        let peer_known = slot.spec.unicast_peers.contains(&src);
+        let peer = slot.spec.unicast_peers.iter().position(|p| *p == src);
+        let ttl_range = peer
+            .and_then(|i| slot.spec.unicast_peer_ttl.get(i))
+            .copied();
         let expected_auth = slot.spec.auth;
         let Some(slot) = self.slot_mut(id) else {
             return;
@@ -1137,9 +1140,16 @@ impl Runtime {
             return;
         }
         if unicast {
-            if !peer_known {
+            if peer.is_none() {
                 slot.stats.unknown_peer += 1;
                 return;
+            }
+            // keepalived's per-peer `min_ttl`/`max_ttl`; no range configured: any TTL.
+            if let Some((lo, hi)) = ttl_range {
+                if !ttl.is_some_and(|t| (lo..=hi).contains(&t)) {
+                    slot.stats.ip_ttl_err += 1;
+                    return;
+                }
             }
         } else if ttl != Some(255) {
             slot.stats.ip_ttl_err += 1;

@@ -96,6 +96,9 @@ pub struct InstanceSpec {
     pub vips: Vec<Vip>,
     pub unicast_src: Option<IpAddr>,
     pub unicast_peers: Vec<IpAddr>,
+    /// Per peer (same order), the accepted TTL range `(min_ttl, max_ttl)`; shorter than
+    /// `unicast_peers` means "any TTL" for the rest.
+    pub unicast_peer_ttl: Vec<(u8, u8)>,
     pub checksum_form: ChecksumForm,
     pub skip_check_adv_addr: bool,
     pub gratuitous: GratuitousConfig,
