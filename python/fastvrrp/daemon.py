@@ -43,6 +43,9 @@ def services_for(config: Config, logger: logging.Logger) -> list[Service]:
 
     services: list[Service] = []
     services += vrrp_services(config, logger)
+    if config.virtual_servers:  # checkers and the LVS dataplane
+        from fastvrrp.lvs.service import LoadBalancerService
+        services.append(LoadBalancerService(config, logger))
     return services
 
 

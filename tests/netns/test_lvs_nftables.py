@@ -1,0 +1,190 @@
+"""The load balancer live on nftables: a client, a director running fastvrrp, real servers.
+
+    client 198.18.0.10 ── LAN ── director eth0 198.18.0.1 (+ VIP 198.18.0.100)
+                                 director eth1 198.18.1.1 ── rs1 198.18.1.11, rs2 198.18.1.12,
+                                                             sorry 198.18.1.20
+The real servers route through the director, so NAT works both ways. Each real server runs a
+small HTTP server that answers with its name.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fastvrrp.lab import Host, Interface, Lab, LabProcess, Topology, netns
+
+pytestmark = pytest.mark.netns
+
+VIP = "198.18.0.100"
+SERVERS = {"rs1": "198.18.1.11", "rs2": "198.18.1.12", "sorry": "198.18.1.20"}
+
+HTTP_SERVER = """
+import http.server, sys
+name = sys.argv[1].encode()
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(name)))
+        self.end_headers()
+        self.wfile.write(name)
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("0.0.0.0", 80), Handler).serve_forever()
+"""
+
+CLIENT = """
+import socket, sys
+for _ in range(int(sys.argv[2])):
+    try:
+        with socket.create_connection((sys.argv[1], 80), timeout=1) as s:
+            s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+            data = b""
+            while chunk := s.recv(4096):
+                data += chunk
+        print(data.split(b"\\r\\n\\r\\n", 1)[1].decode())
+    except OSError as exc:
+        print("error", type(exc).__name__)
+"""
+
+
+def topology() -> Topology:
+    return Topology(hosts=(
+        Host("client", (Interface("eth0", ("198.18.0.10/24",)),)),
+        Host("dir", (Interface("eth0", ("198.18.0.1/24",)), Interface("eth1", ("198.18.1.1/24",)))),
+        *(Host(name, (Interface("eth0", (f"{ip}/24",)),)) for name, ip in SERVERS.items()),
+    ))
+
+
+@dataclass
+class NatLab:
+    lab: Lab
+    servers: dict[str, LabProcess]
+
+    def stop_server(self, name: str) -> None:
+        self.servers[name].stop()
+
+
+@pytest.fixture
+def nat(lab_factory, tmp_path: Path) -> NatLab:  # type: ignore[no-untyped-def]
+    lab: Lab = lab_factory(topology())
+    servers: dict[str, LabProcess] = {}
+    netns.write_sysctls(lab.namespace("dir"), {"net.ipv4.ip_forward": "1"})
+    lab.add_address("dir", f"{VIP}/32")
+    script = tmp_path / "http_server.py"
+    script.write_text(HTTP_SERVER)
+    for name in SERVERS:
+        lab.run(name, ["ip", "route", "add", "default", "via", "198.18.1.1"])
+        servers[name] = lab.spawn(name, [sys.executable, str(script), name])
+    (tmp_path / "client.py").write_text(CLIENT)
+    for name, ip in SERVERS.items():
+        answered = lab.wait_for(
+            lambda ip=ip, name=name: ask(lab, tmp_path, ip, 1, "dir") == [name], 5, 0.05)
+        assert answered, name
+    return NatLab(lab, servers)
+
+
+def ask(lab: Lab, tmp_path: Path, address: str, count: int, host: str = "client") -> list[str]:
+    proc = lab.run(host, [sys.executable, str(tmp_path / "client.py"), address, str(count)],
+                   check=False)
+    return proc.stdout.split()
+
+
+def config(tmp_path: Path, sched: str = "rr", weights: tuple[int, int] = (1, 1),
+           extra_rs: str = "", extra_vs: str = "") -> str:
+    servers = ""
+    for (name, ip), weight in zip(list(SERVERS.items())[:2], weights, strict=True):
+        servers += f"""
+    real_server {ip} 80 {{
+        weight {weight}
+        notify_down "/bin/sh -c 'echo {name} >> {tmp_path}/down'"
+        {extra_rs}
+        TCP_CHECK {{
+            connect_timeout 1
+            retry 1
+            delay_before_retry 0.5
+            delay_loop 1
+        }}
+    }}"""
+    return f"""
+global_defs {{
+    lvs_backend nftables
+    lvs_notify_fifo {tmp_path}/lvs.fifo
+}}
+virtual_server {VIP} 80 {{
+    lvs_sched {sched}
+    lvs_method NAT
+    protocol TCP
+    delay_loop 1
+    {extra_vs}
+{servers}
+}}
+"""
+
+
+def start(lab: Lab, text: str) -> None:
+    daemon = lab.start_fastvrrp("dir", text)
+    ok = lab.wait_for(lambda: table(lab) is not None, 10, 0.05)
+    assert ok, daemon.log_text()
+
+
+def table(lab: Lab) -> dict[str, object] | None:
+    proc = lab.run("dir", ["nft", "-j", "list", "table", "ip", "fastvrrp"], check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def comments(lab: Lab) -> list[str]:
+    found = table(lab) or {}
+    return [item["rule"]["comment"] for item in found.get("nftables", [])  # type: ignore[attr-defined]
+            if "rule" in item and "comment" in item["rule"]]
+
+
+def test_rr_failover_notify_down_and_the_sorry_server(nat: NatLab, tmp_path: Path) -> None:
+    start(nat.lab, config(tmp_path, extra_vs="sorry_server 198.18.1.20 80"))
+    answers = ask(nat.lab, tmp_path, VIP, 6)
+    assert answers in (["rs1", "rs2"] * 3, ["rs2", "rs1"] * 3), answers
+
+    nat.stop_server("rs1")
+    stopped = time.monotonic()
+    assert nat.lab.wait_for(lambda: (tmp_path / "down").exists(), 5, 0.05)
+    left_after = time.monotonic() - stopped
+    assert left_after < 1 + 1 + 0.5 + 1  # delay_loop + retry x (timeout + delay_before_retry)
+    assert (tmp_path / "down").read_text().split() == ["rs1"]
+    assert ask(nat.lab, tmp_path, VIP, 6) == ["rs2"] * 6
+
+    nat.stop_server("rs2")
+    assert nat.lab.wait_for(lambda: "rs2" in (tmp_path / "down").read_text(), 5, 0.05)
+    assert ask(nat.lab, tmp_path, VIP, 3) == ["sorry"] * 3
+
+
+def test_wrr_follows_the_weights(nat: NatLab, tmp_path: Path) -> None:
+    start(nat.lab, config(tmp_path, sched="wrr", weights=(3, 1)))
+    answers = Counter(ask(nat.lab, tmp_path, VIP, 16))
+    assert answers == Counter({"rs1": 12, "rs2": 4})
+
+
+def test_inhibit_on_failure_keeps_the_server_at_weight_zero(nat: NatLab, tmp_path: Path) -> None:
+    start(nat.lab, config(tmp_path, extra_rs="inhibit_on_failure"))
+    nat.stop_server("rs1")
+    assert nat.lab.wait_for(lambda: (tmp_path / "down").exists(), 5, 0.05)
+    assert nat.lab.wait_for(lambda: any("198.18.1.11:80 weight 0" in c for c in comments(nat.lab)),
+                            2, 0.05), comments(nat.lab)
+    assert ask(nat.lab, tmp_path, VIP, 4) == ["rs2"] * 4
+
+
+def test_the_table_is_removed_on_stop_and_nothing_else_is_touched(nat: NatLab,
+                                                                 tmp_path: Path) -> None:
+    nat.lab.run("dir", ["nft", "add", "table", "inet", "operator"])
+    nat.lab.run("dir", ["nft", "add", "chain", "inet", "operator", "input"])
+    daemon = nat.lab.start_fastvrrp("dir", config(tmp_path))
+    assert nat.lab.wait_for(lambda: table(nat.lab) is not None, 10, 0.05), daemon.log_text()
+    daemon.stop()
+    assert table(nat.lab) is None
+    listing = nat.lab.run("dir", ["nft", "list", "ruleset"]).stdout
+    assert "table inet operator" in listing and "chain input" in listing
