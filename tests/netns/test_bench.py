@@ -85,15 +85,17 @@ def test_short_bench_writes_json_and_png(netns_ready: str | None, tmp_path: Path
     assert set(results["versions"]) == set(daemons)
     assert results["settings"]["daemons"] == daemons and results["settings"]["trials"] == 1
     res = results["results"]
-    assert set(res) == {"takeover", "jitter", "scale", "mass"}
+    assert set(res) == {"takeover", "jitter", "scale", "mass", "ratios"}
+    if len(daemons) == 2:
+        assert res["ratios"]["takeover fail=link load=0 client_outage p50"] > 0
     for d in daemons:
-        took = res["takeover"]["summary"][f"{d} fail=link"]
+        took = res["takeover"]["summary"][f"{d} fail=link load=0"]
         # Each of the three ways measured: the client, the new master's advert and its GARP.
         for metric in ("client_overhead", "client_outage", "first_advert", "first_garp"):
             assert took[metric]["n"] == 1, (d, metric, took)
         # The client cannot be served before the protocol lets the backup take over.
         assert took["client_overhead"]["p50"] > 0
-        assert res["mass"]["summary"][f"{d} fail=link"]["garp_max"]["n"] == 1
+        assert res["mass"]["summary"][f"{d} fail=link vips=3"]["garp_max"]["n"] == 1
     jitter = {w["daemon"]: w for w in res["jitter"]["windows"]}
     assert set(jitter) == set(daemons)
     assert all(w["deviation"]["n"] >= 10 for w in jitter.values())

@@ -55,6 +55,7 @@ class Step:
 
     scenario: str
     daemon: str
+    setting: str
     label: str
     run: Callable[[], Any]
 
@@ -65,36 +66,45 @@ def plan(settings: BenchSettings, daemons: dict[str, DaemonKind] | None = None,
     kinds = daemons if daemons is not None else DAEMONS
     steps: list[Step] = []
     pair = PairSettings(advert=settings.advert, version=settings.version)
+    mass = PairSettings(advert=settings.advert, version=settings.version,
+                        instances=settings.vips, first_vrid=1)
     for scenario in settings.scenarios:
-        for trial in range(settings.trials if scenario in ("takeover", "mass") else 1):
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}; expected one of {SCENARIOS}")
+        repeats = settings.trials if scenario in ("takeover", "mass") else 1
+        for trial in range(repeats):
             for name in settings.daemons:
                 kind = kinds[name]
-                if scenario == "takeover":
-                    for fail in settings.fails:
-                        steps.append(Step(scenario, name, f"fail={fail} trial={trial}",
-                                          _bind(takeover_trial, kind, pair, fail,
-                                                lab_factory=lab_factory)))
-                elif scenario == "mass":
-                    mass = PairSettings(advert=settings.advert, version=settings.version,
-                                        instances=settings.vips, first_vrid=1)
-                    for fail in settings.fails:
-                        steps.append(Step(scenario, name, f"fail={fail} trial={trial}",
-                                          _bind(mass_trial, kind, mass, fail,
-                                                lab_factory=lab_factory)))
-                elif scenario == "jitter":
-                    for load in settings.loads:
-                        steps.append(Step(scenario, name, f"load={load}", _bind(
-                            jitter_window, kind, interval=settings.jitter_interval,
-                            version=settings.version, load=load, window=settings.window,
-                            lab_factory=lab_factory)))
-                elif scenario == "scale":
-                    steps.append(Step(scenario, name, f"instances={settings.instances}", _bind(
-                        scale_window, kind, instances=settings.instances,
-                        interval=settings.scale_interval, version=settings.version,
-                        window=settings.window, lab_factory=lab_factory)))
-                else:
-                    raise ValueError(f"unknown scenario {scenario!r}; expected one of {SCENARIOS}")
+                for setting, run in _settings_of(scenario, kind, settings, pair, mass,
+                                                 lab_factory):
+                    label = f"{setting} trial={trial}" if repeats > 1 else setting
+                    steps.append(Step(scenario, name, setting, label, run))
     return steps
+
+
+def _settings_of(
+    scenario: str, kind: DaemonKind, settings: BenchSettings, pair: PairSettings,
+    mass: PairSettings, lab_factory: LabFactory,
+) -> list[tuple[str, Callable[[], Any]]]:
+    """(setting label, runner) for one trial of `scenario` with daemon `kind`."""
+    if scenario == "takeover":
+        return [(f"fail={fail} load={load}",
+                 _bind(takeover_trial, kind, pair, fail, load=load, lab_factory=lab_factory))
+                for fail in settings.fails for load in settings.loads]
+    if scenario == "mass":
+        return [(f"fail={fail} vips={settings.vips}",
+                 _bind(mass_trial, kind, mass, fail, lab_factory=lab_factory))
+                for fail in settings.fails]
+    if scenario == "jitter":
+        return [(f"load={load}",
+                 _bind(jitter_window, kind, interval=settings.jitter_interval,
+                       version=settings.version, load=load, window=settings.window,
+                       lab_factory=lab_factory))
+                for load in settings.loads]
+    return [(f"instances={settings.instances}",
+             _bind(scale_window, kind, instances=settings.instances,
+                   interval=settings.scale_interval, version=settings.version,
+                   window=settings.window, lab_factory=lab_factory))]
 
 
 def _bind(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:
@@ -138,11 +148,11 @@ def results_of(settings: BenchSettings, done: list[tuple[Step, Any]]) -> dict[st
     for scenario in settings.scenarios:
         rows = [(s, r) for s, r in done if s.scenario == scenario]
         if scenario == "takeover":
-            trials = [{"daemon": s.daemon, "setting": s.label.split()[0], **r} for s, r in rows]
+            trials = [{"daemon": s.daemon, "setting": s.setting, **r} for s, r in rows]
             out[scenario] = {"unit": "ms after the protocol floor", "trials": trials,
                              "summary": _summaries(trials, TAKEOVER_METRICS)}
         elif scenario == "mass":
-            trials = [{"daemon": s.daemon, "setting": s.label.split()[0], **r} for s, r in rows]
+            trials = [{"daemon": s.daemon, "setting": s.setting, **r} for s, r in rows]
             out[scenario] = {"unit": "ms after each instance's floor", "trials": trials,
                              "summary": _summaries(trials, ("garp_p50", "garp_max"))}
         elif scenario == "jitter":
@@ -150,13 +160,50 @@ def results_of(settings: BenchSettings, done: list[tuple[Step, Any]]) -> dict[st
             for s, gaps in rows:
                 interval_ms = settings.jitter_interval * 1000
                 deviation = [abs(g - interval_ms) for g in gaps]
-                windows.append({"daemon": s.daemon, "setting": s.label, "gaps_ms": gaps,
+                windows.append({"daemon": s.daemon, "setting": s.setting, "gaps_ms": gaps,
                                 "deviation": summary(deviation)})
             out[scenario] = {"unit": "ms, |gap - interval|", "windows": windows}
         elif scenario == "scale":
             out[scenario] = {"unit": "% of one core",
                              "windows": [{"daemon": s.daemon, **r} for s, r in rows]}
+    out["ratios"] = ratios(out)
     return out
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float]:
+    """keepalived's figure over fastvrrp's, per scenario, setting and metric (>1: fastvrrp wins).
+
+    Takeover and mass compare p50s; jitter compares p99s; scale compares CPU.
+    """
+    found: dict[str, float] = {}
+
+    def put(key: str, ka: float | None, fv: float | None) -> None:
+        if ka is not None and fv is not None and fv > 0:
+            found[key] = ka / fv
+
+    for scenario in ("takeover", "mass"):
+        summaries = results.get(scenario, {}).get("summary", {})
+        for key, metrics in summaries.items():
+            if not key.startswith("fastvrrp "):
+                continue
+            setting = key.removeprefix("fastvrrp ")
+            other = summaries.get(f"keepalived {setting}")
+            if other is None:
+                continue
+            for metric, s in metrics.items():
+                put(f"{scenario} {setting} {metric} p50", other[metric]["p50"], s["p50"])
+    windows = results.get("jitter", {}).get("windows", [])
+    for w in windows:
+        if w["daemon"] == "fastvrrp":
+            for o in windows:
+                if o["daemon"] == "keepalived" and o["setting"] == w["setting"]:
+                    put(f"jitter {w['setting']} p99", o["deviation"]["p99"],
+                        w["deviation"]["p99"])
+    scale = {w["daemon"]: w for w in results.get("scale", {}).get("windows", [])}
+    if {"fastvrrp", "keepalived"} <= set(scale):
+        for role in ("master_cpu_pct", "backup_cpu_pct"):
+            put(f"scale {role}", scale["keepalived"][role], scale["fastvrrp"][role])
+    return found
 
 
 def _summaries(trials: list[dict[str, Any]], metrics: Sequence[str]) -> dict[str, Any]:

@@ -117,12 +117,13 @@ def fail_master(lab: Lab, proc: LabProcess, how: str) -> None:
 
 
 def takeover_trial(
-    daemon: DaemonKind, settings: PairSettings, fail: str, *,
+    daemon: DaemonKind, settings: PairSettings, fail: str, *, load: int = 0,
     lab_factory: LabFactory = default_lab, settle: float | None = None,
 ) -> dict[str, object]:
     """Fail the master of a fresh pair once; the takeover measured at the client and on the wire.
 
-    Returns the `Takeover` figures (ms after the floor) plus the floor's basis.
+    `load` busy processes run from before the failure until after the takeover. Returns the
+    `Takeover` figures (ms after the floor) plus the floor's basis.
     """
     vip = settings.all_vips()[0]
     vrid = settings.vrid(0)
@@ -133,6 +134,7 @@ def takeover_trial(
         r1, r2 = _start_pair(lab, daemon, settings)
         new_mac = lab.mac("r2")
         cap = lab.capture(duration=MAX_TRIAL_SECONDS)
+        busy = [lab.spawn("client", _busy_argv(down + 10.0)) for _ in range(load)]
         # Let the backup hear a few adverts, as a long-running backup would have.
         time.sleep(settle if settle is not None else max(0.3, 3 * settings.advert))
         probe = lab.start_probe("client", vip, interval=0.001, duration=MAX_TRIAL_SECONDS)
@@ -146,6 +148,8 @@ def takeover_trial(
         time.sleep(0.03)  # the client's first reply from r2 comes just after the GARP
         records = probe.stop()
         packets = cap.stop()
+        for hog in busy:
+            hog.kill_group()
         _check_alive((r2,), daemon.name)
         if garp is None:
             raise BenchError(f"{daemon.name}: r2 sent no GARP for {vip} after r1's {fail}\n"
