@@ -5,6 +5,8 @@ import ipaddress
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scapy.layers.inet import IP
 from scapy.layers.inet6 import ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, IPv6
 from scapy.layers.l2 import ARP, Ether
@@ -283,3 +285,30 @@ def test_unsolicited_na_frame() -> None:
 def test_frame_builders_reject_bad_mac(mac: str) -> None:
     with pytest.raises(ValueError, match="not a MAC address"):
         wire.build_garp(mac, "198.18.0.100")
+
+
+# --- address text: every spelling of an address means the same address ---
+
+
+@given(st.integers(0, 2**128 - 1), st.integers(0, 2**128 - 1))
+@settings(max_examples=300, deadline=None)
+def test_any_ipv6_spelling_gives_the_same_checksum(src: int, dst: int) -> None:
+    s, d = ipaddress.IPv6Address(src), ipaddress.IPv6Address(dst)
+    payload = wire.build(3, 1, 100, 1, ["2001:2::1"], s.compressed, d.compressed)
+    for src_text, dst_text in ((s.exploded, d.exploded), (s.exploded.upper(), d.compressed)):
+        assert wire.build(3, 1, 100, 1, ["2001:2::1"], src_text, dst_text) == payload
+        assert wire.parse(payload, src_text, dst_text).checksum_form == "pseudo"
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+@settings(max_examples=300, deadline=None)
+def test_ipv4_text_round_trips(src: int, vip: int) -> None:
+    s, v = str(ipaddress.IPv4Address(src)), str(ipaddress.IPv4Address(vip))
+    payload = wire.build(3, 1, 100, 1, [v], s, MCAST4)
+    assert wire.parse(payload, s, MCAST4).addresses == (v,)
+
+
+@pytest.mark.parametrize("text", ["01.2.3.4", "1.2.3", "256.1.1.1", "1:2:3:4:5:6:7:8:9", "1::2::3"])
+def test_malformed_address_text_is_a_value_error(text: str) -> None:
+    with pytest.raises(ValueError, match="not an IP address"):
+        wire.parse(b"", text, MCAST4)
