@@ -101,7 +101,9 @@ pub enum AuthType {
     None = 0,
     /// 1: simple text password (`auth_type PASS`).
     Pass = 1,
-    /// 2: IP Authentication Header (`auth_type AH`). Reported, the ICV is not checked here.
+    /// 2: IP Authentication Header (`auth_type AH`). Reported, the ICV is not checked here. Such adverts
+    /// travel as IP protocol 51 with the AH header (RFC 4302) first: the caller strips it and passes
+    /// the VRRP message that follows.
     Ah = 2,
 }
 
