@@ -221,5 +221,33 @@ def bench(daemons: tuple[str, ...], scenarios: tuple[str, ...], fails: tuple[str
         plot_file=plot_file))
 
 
+@main.command("genhash")
+@click.option("-s", "--server", required=True, help="The remote server's address.")
+@click.option("-p", "--port", type=int, default=None, help="Its port (80, or 443 with -S).")
+@click.option("-u", "--url", default="/", show_default=True, help="The path to GET.")
+@click.option("-S", "--use-ssl", is_flag=True, help="Use TLS (the server is not verified).")
+@click.option("-I", "--use-sni", "sni", is_flag=True, help="Send the virtualhost as SNI.")
+@click.option("-V", "--use-virtualhost", "virtualhost", default=None,
+              help="The Host header (default: SERVER:PORT).")
+@click.option("-H", "--hash", "hash_name", type=click.Choice(["md5"]), default="md5",
+              help="The digest algorithm (md5, as HTTP_GET's digest).")
+@click.option("-P", "--protocol", type=click.Choice(["1.0", "1.0c", "1.0C", "1.1"]),
+              default="1.0", show_default=True, help="HTTP version of the request.")
+@click.option("-t", "--timeout", type=float, default=5.0, show_default=True, help="Seconds.")
+@click.option("-m", "--fwmark", type=int, default=None, help="Mark the request's packets.")
+@click.option("-i", "--bind-interface", default=None, help="Send through this interface.")
+@click.option("-v", "--verbose", is_flag=True, help="Also print the headers and status.")
+def genhash(server: str, port: int | None, url: str, use_ssl: bool, sni: bool,
+            virtualhost: str | None, hash_name: str, protocol: str, timeout: float,
+            fwmark: int | None, bind_interface: str | None, verbose: bool) -> None:
+    """Fetch a URL as HTTP_GET/SSL_GET does and print the MD5 of the body (keepalived's genhash)."""
+    from fastvrrp.check.genhash import GenhashRequest
+    from fastvrrp.check.genhash import genhash as run_genhash
+
+    request = GenhashRequest(server, port or (443 if use_ssl else 80), url, use_ssl, virtualhost,
+                             protocol.upper(), timeout, fwmark, bind_interface, sni)
+    sys.exit(run_genhash(request, verbose))
+
+
 if __name__ == "__main__":
     main()

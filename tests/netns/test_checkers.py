@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
+import shutil
 import ssl
 import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -355,3 +357,46 @@ def test_file_check(tmp_path: Path) -> None:
 
     assert asyncio.run(main()) == ["up", f"down: track file {path} value 1", "up",
                                    f"down: track file {path} value -300"]
+
+
+async def run_command(*argv: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await asyncio.wait_for(process.communicate(), 10)
+    return process.returncode or 0, out.decode()
+
+
+def test_genhash_prints_the_digest_http_get_compares(ns: str) -> None:
+    seen: list[bytes] = []
+
+    async def main() -> tuple[int, str, int]:
+        async with await http_server(8080, seen=seen):
+            code, out = await run_command(sys.executable, "-m", "fastvrrp", "genhash",
+                                          "-s", HOST, "-p", "8080", "-u", "/index.html")
+            closed, _ = await run_command(sys.executable, "-m", "fastvrrp", "genhash",
+                                          "-s", OTHER, "-p", "8080", "-t", "1")
+        return code, out, closed
+
+    code, out, closed = run(ns, main)
+    assert (code, out) == (0, hashlib.md5(BODY).hexdigest() + "\n")
+    assert seen[0].startswith(b"GET /index.html HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\n")
+    assert closed == 1
+
+
+@pytest.mark.interop
+def test_genhash_and_the_request_match_keepalived_genhash(ns: str) -> None:
+    if shutil.which("genhash") is None:
+        pytest.skip("keepalived's genhash is not installed")
+    seen: list[bytes] = []
+
+    async def main() -> tuple[str, str]:
+        async with await http_server(8080, seen=seen):
+            _, theirs = await run_command("genhash", "-s", HOST, "-p", "8080", "-u", "/a",
+                                          "-V", "www.example.test")
+            _, ours = await run_command(sys.executable, "-m", "fastvrrp", "genhash", "-s", HOST,
+                                        "-p", "8080", "-u", "/a", "-V", "www.example.test")
+        return theirs, ours
+
+    theirs, ours = run(ns, main)
+    assert ours.strip() in theirs
+    assert seen[0] == seen[1]
