@@ -128,6 +128,8 @@ class Daemon:
     config_file: str | None = None
     started_at: float = field(default_factory=time.time)
     reloads: int = 0
+    #: True while reload() restarts the services (notify then skips STOP and startup notifies).
+    reloading: bool = False
     last_reload: dict[str, Any] | None = None
 
     async def run(self) -> int:
@@ -184,32 +186,36 @@ class Daemon:
         if engine is None:
             raise RuntimeError("reload before start")
         plan = plan_reload(self.config, config)
-        for service in reversed(self.running):
-            await service.stop()
-        self.running.clear()
-        global_defs = config.global_defs
-        update = getattr(engine, "update_instance", None)
-        for old in plan.removed:
-            engine.remove_instance(old.name)
-            self._drop_vmac(old)
-        for old, new in plan.changed:
-            if update is not None:
-                update(old.name, instance_spec(new, global_defs))
-                continue
-            engine.remove_instance(old.name)
-            self._drop_vmac(old)
-            if new.use_vmac:
-                self.vmacs.append(self._make_vmac(new))
-            engine.add_instance(instance_spec(new, global_defs))
-        for new in plan.added:
-            if new.use_vmac:
-                self.vmacs.append(self._make_vmac(new))
-            engine.add_instance(instance_spec(new, global_defs))
-        self.config = config
-        self.dispatch_events()
-        for service in self.services or services_for(config, self.logger):
-            await service.start(self)
-            self.running.append(service)
+        self.reloading = True
+        try:
+            for service in reversed(self.running):
+                await service.stop()
+            self.running.clear()
+            global_defs = config.global_defs
+            update = getattr(engine, "update_instance", None)
+            for old in plan.removed:
+                engine.remove_instance(old.name)
+                self._drop_vmac(old)
+            for old, new in plan.changed:
+                if update is not None:
+                    update(old.name, instance_spec(new, global_defs))
+                    continue
+                engine.remove_instance(old.name)
+                self._drop_vmac(old)
+                if new.use_vmac:
+                    self.vmacs.append(self._make_vmac(new))
+                engine.add_instance(instance_spec(new, global_defs))
+            for new in plan.added:
+                if new.use_vmac:
+                    self.vmacs.append(self._make_vmac(new))
+                engine.add_instance(instance_spec(new, global_defs))
+            self.config = config
+            self.dispatch_events()
+            for service in self.services or services_for(config, self.logger):
+                await service.start(self)
+                self.running.append(service)
+        finally:
+            self.reloading = False
         return plan
 
     def note_reload(self, result: str, diagnostics: int) -> None:

@@ -132,6 +132,9 @@ class ScriptRunner:
             self.logger.info("Process [%d] (%s) timed out", proc.pid, command.command)
             await self._kill(proc)
             return ScriptResult(None, timed_out=True)
+        except asyncio.CancelledError:
+            await self._kill(proc)  # the tracker stopped: the check must not outlive it
+            raise
         finally:
             self._running.discard(proc)
         return ScriptResult(code)

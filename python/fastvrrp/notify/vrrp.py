@@ -106,7 +106,13 @@ class VrrpNotifier:
                     continue
                 state = STATE_NAMES.get(int(data.get("state", 0)), "INIT")
                 prio = int(data.get("effective_priority", 0))
-                self.instance_changed(str(data.get("iname")), state, prio)
+                name = str(data.get("iname"))
+                if daemon.reloading:
+                    # A reload is not a transition: remember the state, notify nothing.
+                    self.instance_states[name] = state
+                    self._priorities[name] = prio
+                else:
+                    self.instance_changed(name, state, prio)
 
     def on_event(self, event: Event) -> None:
         """Daemon listener: notify each transition into a notified state."""
@@ -150,10 +156,13 @@ class VrrpNotifier:
             self._stop_tasks.extend(tasks)
 
     async def stop(self) -> None:
-        """Notify STOP for every instance and group (as keepalived on shutdown), then clean up."""
-        if self._daemon is not None:
-            if self.on_event in self._daemon.listeners:
-                self._daemon.listeners.remove(self.on_event)
+        """Notify STOP for every instance and group (as keepalived on shutdown), then clean up.
+
+        During a reload (`daemon.reloading`) nothing is notified: the instances keep running.
+        """
+        if self._daemon is not None and self.on_event in self._daemon.listeners:
+            self._daemon.listeners.remove(self.on_event)
+        if self._daemon is not None and not self._daemon.reloading:
             for name in self.instances:
                 self.instance_changed(name, "STOP", self._priorities.get(name, 0))
             for name in self.groups:

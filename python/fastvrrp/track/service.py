@@ -247,12 +247,15 @@ class TrackingService:
         group = self.group_of.get(name)
         fault = tracking.fault or (group.sync_fault(name) if group else None)
         try:
-            if self._sent_priority.get(name, tracking.base) != priority:
-                self.logger.info("(%s) Changing effective priority from %d to %d", name,
-                                 self._sent_priority.get(name, tracking.base), priority)
+            # The first push always goes out: after a reload the engine may hold old values.
+            sent = self._sent_priority.get(name)
+            if sent != priority:
+                if priority != tracking.base or sent is not None:
+                    self.logger.info("(%s) Changing effective priority from %d to %d", name,
+                                     tracking.base if sent is None else sent, priority)
                 self._engine.set_priority(name, priority)
                 self._sent_priority[name] = priority
-            if self._sent_fault.get(name) != fault:
+            if name not in self._sent_fault or self._sent_fault[name] != fault:
                 if fault is not None:
                     self.logger.info("(%s) fault: %s", name, fault)
                 self._engine.set_fault(name, fault is not None, fault or "")
