@@ -284,3 +284,20 @@ def test_ipvs_fwmark_udp_sctp_and_schedulers() -> None:
     tun = diff_requests({}, [Service(KEY, "rr", "TUN", destinations=(
         Destination("198.18.1.11", 80, 1, "TUN"),))])[1]
     assert tun.dest is not None and tun.dest["fwd_method"] == 2
+
+
+def test_check_reports_what_nftables_cannot_do_at_its_line(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from fastvrrp.config import check_file
+
+    path = Path(str(tmp_path)) / "keepalived.conf"
+    path.write_text("global_defs {\n    lvs_backend nftables\n}\n"
+                    "virtual_server 198.18.0.100 80 {\n    lvs_sched lc\n    lvs_method DR\n"
+                    "    protocol TCP\n    real_server 198.18.1.11 80 {\n        TCP_CHECK {\n"
+                    "        }\n    }\n}\n")
+    report = check_file(str(path), interfaces=None).report()
+    assert f"{path}:5:5: warning: lvs_sched lc is not supported on the nftables backend" in report
+    assert f"{path}:6:5: error: lvs_method DR is not supported on the nftables backend" in report
+    path.write_text(path.read_text().replace("nftables", "ipvs"))
+    assert "nftables" not in check_file(str(path), interfaces=None).report()

@@ -956,6 +956,31 @@ def _read_group_address(ctx: Context, line: Statement,
 # --- the whole config -----------------------------------------------------------------------
 
 
+#: Schedulers the nftables dataplane expresses (docs/lvs.md); others run as wrr there.
+_NFT_SCHEDULERS = ("rr", "wrr", "sh", "dh", "mh")
+
+
+def _check_lvs_backend(ctx: Context, raws: list[Raw], g: m.GlobalDefs) -> None:
+    """Report, at its line, what the nftables dataplane (no IPVS here) cannot express."""
+    if g.lvs_backend == "ipvs" or (g.lvs_backend == "auto" and os.path.exists("/proc/net/ip_vs")):
+        return
+    diag = ctx.diagnostics
+    for raw in raws:
+        for block in (raw, *raw.get("real_servers", [])):
+            method = block.get("lvs_method")
+            if method in ("DR", "TUN"):
+                diag.error(_loc(block, "lvs_method"), f"lvs_method {method} is not supported on "
+                                                      "the nftables backend (NAT only)")
+        sched = raw.get("lvs_sched")
+        if sched is not None and sched not in _NFT_SCHEDULERS:
+            diag.warning(_loc(raw, "lvs_sched"), f"lvs_sched {sched} is not supported on the "
+                                                 "nftables backend - it runs as wrr")
+        for key in ("persistence_granularity", "ops"):
+            if raw.get(key):
+                diag.warning(_loc(raw, key), f"{key} is not supported on the nftables backend "
+                                             "- ignored")
+
+
 def resolve(ctx: Context, raw: Raw, files: tuple[str, ...]) -> m.Config:
     """Build the Config from the top-level raw dict."""
     diag = ctx.diagnostics
@@ -1000,6 +1025,7 @@ def resolve(ctx: Context, raw: Raw, files: tuple[str, ...]) -> m.Config:
     group_names = {v.name for v in vsgs}
     servers = [s for s in (resolve_virtual_server(ctx, r, group_names, file_names)
                            for r in raw.get("virtual_servers", [])) if s is not None]
+    _check_lvs_backend(ctx, raw.get("virtual_servers", []), g)
     config = m.Config(
         global_defs=g, vrrp_instances=tuple(instances.values()), vrrp_sync_groups=tuple(groups),
         vrrp_scripts=tuple(scripts.values()), track_files=tuple(track_files.values()),
