@@ -1,0 +1,98 @@
+"""Notify scripts' arguments and FIFO lines, in order, across a failover and a failback.
+
+r1 (priority 100) and r2 (90) run fastvrrp; r1's link goes down (r2 takes over) and comes back
+(r1 preempts); then r1 stops. Every hook writes what it was given to a file the test reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fastvrrp.lab import Lab, LabProcess
+
+pytestmark = pytest.mark.netns
+
+VIP = "198.18.0.100"
+
+RECORD = """\
+#!/bin/sh
+echo "$*" >> {out}
+"""
+
+# keepalived starts this with the FIFO's path as the last argument.
+FIFO_READER = """\
+#!/bin/sh
+while IFS= read -r line; do echo "$line" >> {out}; done < "$1"
+"""
+
+CONFIG = """\
+global_defs {{
+    router_id {node}
+    script_user root
+    enable_script_security
+    vrrp_notify_fifo {dir}/vrrp.fifo
+    vrrp_notify_fifo_script {dir}/fifo-reader.sh
+}}
+
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    version 3
+    priority {priority}
+    advert_int 0.2
+    virtual_ipaddress {{
+        {vip}/24
+    }}
+    notify_master "{dir}/state.sh master"
+    notify_backup "{dir}/state.sh backup"
+    notify_fault "{dir}/state.sh fault"
+    notify_stop "{dir}/state.sh stop"
+    notify {dir}/notify.sh
+}}
+"""
+
+
+def start_node(lab: Lab, node: str, priority: int) -> tuple[Path, LabProcess]:
+    directory = lab.workdir / f"notify-{node}"
+    directory.mkdir(parents=True)
+    directory.chmod(0o755)
+    for name, text, out in (("notify.sh", RECORD, "notify.out"), ("state.sh", RECORD, "state.out"),
+                            ("fifo-reader.sh", FIFO_READER, "fifo.out")):
+        path = directory / name
+        path.write_text(text.format(out=directory / out))
+        path.chmod(0o755)
+    config = CONFIG.format(node=node, dir=directory, priority=priority, vip=VIP)
+    return directory, lab.start_fastvrrp(node, config)
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def test_notify_arguments_and_fifo_lines_in_order(lab: Lab) -> None:
+    d1, r1 = start_node(lab, "r1", 100)
+    d2, _ = start_node(lab, "r2", 90)
+    assert lab.wait_for(lambda: lab.holder(VIP) == "r1", timeout=5)
+
+    lab.link_down("r1")
+    assert lab.wait_for(lambda: lab.holder(VIP) == "r2", timeout=3)
+    assert lab.wait_for(lambda: len(lines(d1 / "fifo.out")) >= 3, timeout=3)
+    lab.link_up("r1")
+    assert lab.wait_for(lambda: lab.holder(VIP) == "r1", timeout=5)
+    r1.stop()
+    assert lab.wait_for(lambda: len(lines(d1 / "notify.out")) >= 6, timeout=3)
+
+    r1_states = ["BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER", "STOP"]
+    assert lines(d1 / "notify.out") == [f"INSTANCE VI_1 {s} 100" for s in r1_states]
+    assert lines(d1 / "state.out") == [s.lower() for s in r1_states]
+    assert lines(d1 / "fifo.out") == [f'INSTANCE "VI_1" {s} 100' for s in r1_states]
+
+    # r2: takes over on r1's link down, yields on r1's return, takes over when r1 stops.
+    assert lab.wait_for(lambda: len(lines(d2 / "fifo.out")) >= 4, timeout=3)
+    r2_states = ["BACKUP", "MASTER", "BACKUP", "MASTER"]
+    assert lines(d2 / "notify.out") == [f"INSTANCE VI_1 {s} 90" for s in r2_states]
+    assert lines(d2 / "fifo.out") == [f'INSTANCE "VI_1" {s} 90' for s in r2_states]
+    assert not (d1 / "vrrp.fifo").exists()  # created by fastvrrp, removed when it stopped
