@@ -188,3 +188,24 @@ def test_the_table_is_removed_on_stop_and_nothing_else_is_touched(nat: NatLab,
     assert table(nat.lab) is None
     listing = nat.lab.run("dir", ["nft", "list", "ruleset"]).stdout
     assert "table inet operator" in listing and "chain input" in listing
+
+
+def test_persistence_keeps_a_client_on_one_server(nat: NatLab, tmp_path: Path) -> None:
+    start(nat.lab, config(tmp_path, extra_vs="persistence_timeout 60"))
+    answers = ask(nat.lab, tmp_path, VIP, 6)
+    assert len(set(answers)) == 1 and answers[0] in ("rs1", "rs2"), answers
+
+
+def test_the_seed_config_loads_and_runs_on_nftables(lab: Lab) -> None:
+    seed = Path(__file__).parent.parent / "configs" / "seed" / "master.conf"
+    daemon = lab.start_fastvrrp("r1", seed.read_text())
+
+    def seed_comment() -> list[str]:
+        proc = lab.run("r1", ["nft", "-j", "list", "table", "ip", "fastvrrp"], check=False)
+        if proc.returncode != 0:
+            return []
+        return [item["rule"].get("comment", "") for item in json.loads(proc.stdout)["nftables"]
+                if "rule" in item and item["rule"]["chain"] == "svc_tcp_198_18_0_100_80"]
+
+    assert lab.wait_for(seed_comment, 10, 0.05), daemon.log_text()
+    assert seed_comment()[0].startswith("[198.18.0.100]:tcp:80 rr: 198.18.0.11:80 weight 1")

@@ -147,10 +147,11 @@ def build(services: Sequence[Service], family: str) -> FamilyRuleset:
                 ruleset.sets[name] = service.persistence_timeout
                 rules.append({"expr": [_match(_payload(family, "saddr"), f"@{name}"), l4,
                                        _dnat(family, dest.address, dest.port)]})
-                match_vip = ([_match(_payload(family, "daddr"), dest.address)] +
+                match_dest = ([_match(_payload(family, "daddr"), dest.address)] +
                              ([_match(_payload("th", "dport"), dest.port)] if dest.port else []))
                 sticky.append({"expr": [
-                    _match({"ct": {"key": "status"}}, "dnat"), *match_vip,
+                    {"match": {"op": "in", "left": {"ct": {"key": "status"}}, "right": "dnat"}},
+                    *match_dest,
                     {"set": {"op": "update", "elem": _payload(family, "saddr"),
                              "set": f"@{name}"}}]})
         slots = slots_for(service)

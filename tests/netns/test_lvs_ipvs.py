@@ -1,0 +1,56 @@
+"""The IPVS dataplane live, where the kernel has IPVS (this project's machines do not)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from fastvrrp.lab import netns
+from fastvrrp.lvs.ipvs import PROC_IP_VS, IpvsDataplane
+from fastvrrp.lvs.table import Destination, Service, ServiceKey
+
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.skipif(not os.path.exists(PROC_IP_VS),
+                       reason="this kernel has no IPVS (/proc/net/ip_vs is missing); the IPVS "
+                              "backend is tested at the netlink-message level in "
+                              "tests/unit/test_lvs.py"),
+]
+
+
+@pytest.fixture
+def ns(netns_ready: str | None) -> Iterator[str]:
+    if netns_ready is not None:
+        pytest.skip(netns_ready)
+    name = "fvipvs" + secrets.token_hex(3)
+    netns.create([name])
+    try:
+        yield name
+    finally:
+        netns.delete([name])
+
+
+def test_services_and_destinations_reach_the_kernel_as_diffs(ns: str) -> None:
+    key = ServiceKey("inet", "tcp", "198.18.0.100", 80)
+
+    def scenario() -> tuple[str, str, str]:
+        plane = IpvsDataplane()
+        plane.apply([Service(key, "wrr", destinations=(Destination("198.18.1.11", 80, 3),
+                                                       Destination("198.18.1.12", 80, 1)))])
+        with open(PROC_IP_VS) as handle:
+            first = handle.read()
+        plane.apply([Service(key, "wrr", destinations=(Destination("198.18.1.11", 80, 0),))])
+        with open(PROC_IP_VS) as handle:
+            second = handle.read()
+        plane.release()
+        with open(PROC_IP_VS) as handle:
+            return first, second, handle.read()
+
+    first, second, last = netns.run_in(ns, scenario)
+    assert "C6126401:0050 wrr" in first  # 198.18.0.100:80
+    assert "C612010B:0050      Masq    3" in first and "C612010C:0050" in first
+    assert "C612010C" not in second and "Masq    0" in second
+    assert "C6126401" not in last
