@@ -202,6 +202,8 @@ def demo(advert: float, keep: bool) -> None:
               help="advert_int of the scale scenario (s).")
 @click.option("--vips", type=int, default=100, show_default=True,
               help="VIPs (one instance each) failed at once in the mass scenario.")
+@click.option("--rt-priority", type=int, default=None,
+              help="vrrp_rt_priority for both daemons (SCHED_RR), as keepalived.conf says it.")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), default=None,
               help="Write the results (with machine, versions, settings) here.")
 @click.option("--plot", "plot_file", type=click.Path(dir_okay=False), default=None,
@@ -209,7 +211,8 @@ def demo(advert: float, keep: bool) -> None:
 def bench(daemons: tuple[str, ...], scenarios: tuple[str, ...], fails: tuple[str, ...],
           loads: tuple[int, ...], advert: float, vrrp_version: str, trials: int,
           jitter_interval: float, window: float, instances: int, scale_interval: float,
-          vips: int, json_file: str | None, plot_file: str | None) -> None:
+          vips: int, rt_priority: int | None, json_file: str | None,
+          plot_file: str | None) -> None:
     """Measure takeover, advert jitter, CPU at scale and mass failover in namespaces (root)."""
     _need_root("bench")
     from fastvrrp.bench.cli import run_cli
@@ -218,7 +221,7 @@ def bench(daemons: tuple[str, ...], scenarios: tuple[str, ...], fails: tuple[str
         daemons=daemons, scenarios=scenarios, fails=fails, loads=loads, advert=advert,
         version=int(vrrp_version), trials=trials, jitter_interval=jitter_interval, window=window,
         instances=instances, scale_interval=scale_interval, vips=vips, json_file=json_file,
-        plot_file=plot_file))
+        plot_file=plot_file, rt_priority=rt_priority))
 
 
 @main.command("genhash")

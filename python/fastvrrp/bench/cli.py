@@ -17,14 +17,14 @@ def run_cli(
     *, daemons: Sequence[str], scenarios: Sequence[str], fails: Sequence[str],
     loads: Sequence[int], advert: float, version: int, trials: int, jitter_interval: float,
     window: float, instances: int, scale_interval: float, vips: int, json_file: str | None,
-    plot_file: str | None,
+    plot_file: str | None, rt_priority: int | None = None,
 ) -> int:
     """Run the bench as the options say; return the exit code (errors printed, no traceback)."""
     from rich.console import Console
 
     console = Console(stderr=True)
     problem = _check(daemons, loads, advert, version, trials, jitter_interval, window,
-                     instances, scale_interval, vips)
+                     instances, scale_interval, vips, rt_priority)
     if problem is None and plot_file is not None:
         try:
             import matplotlib  # noqa: F401
@@ -38,7 +38,8 @@ def run_cli(
         scenarios=tuple(dict.fromkeys(scenarios)) or SCENARIOS,
         fails=tuple(dict.fromkeys(fails)), loads=tuple(dict.fromkeys(loads)), advert=advert,
         version=version, trials=trials, jitter_interval=jitter_interval, window=window,
-        instances=instances, scale_interval=scale_interval, vips=vips, command=command_line(),
+        instances=instances, scale_interval=scale_interval, vips=vips, rt_priority=rt_priority,
+        command=command_line(),
     )
     try:
         results = run(settings, console=console)
@@ -73,6 +74,7 @@ def _tables(results: dict[str, object]) -> list[object]:
 def _check(
     daemons: Sequence[str], loads: Sequence[int], advert: float, version: int, trials: int,
     jitter_interval: float, window: float, instances: int, scale_interval: float, vips: int,
+    rt_priority: int | None,
 ) -> str | None:
     if "keepalived" in daemons and shutil.which("keepalived") is None:
         return "keepalived is not installed (drop --daemon keepalived)"
@@ -86,6 +88,8 @@ def _check(
         return "--instances must be between 1 and 255 (one VRID each)"
     if not 1 <= vips <= 255:
         return "--vips must be between 1 and 255 (one instance and VRID each)"
+    if rt_priority is not None and not 1 <= rt_priority <= 99:
+        return "--rt-priority must be between 1 and 99"
     if any(n < 0 or n > 64 for n in loads):
         return "--load must be between 0 and 64"
     if sys.platform != "linux":

@@ -19,6 +19,7 @@ class PairSettings:
     vips_per_instance: int = 1
     first_vrid: int = 51
     auth_pass: str | None = None
+    rt_priority: int | None = None  # vrrp_rt_priority: SCHED_RR for the VRRP process/thread
 
     def vrid(self, index: int) -> int:
         """The VRID of instance `index` (0-based), wrapping within 1..255."""
@@ -62,6 +63,10 @@ def router_config(
         f"    router_id {router_id}",
         f"    vrrp_version {settings.version}",
         "    vrrp_garp_master_delay 0",
+    ]
+    if settings.rt_priority is not None:
+        lines.append(f"    vrrp_rt_priority {settings.rt_priority}")
+    lines += [
         "}",
     ]
     for i in range(settings.instances):

@@ -48,10 +48,13 @@ def tables(results: dict[str, Any]) -> list[Table]:
         out.append(table)
     if "scale" in res:
         table = Table(title="scale (CPU % of one core)")
-        for col in ("daemon", "master CPU %", "backup CPU %", "false takeovers", "RSS MB m/b"):
+        for col in ("daemon", "master CPU %", "backup CPU %", "sent/s m/b (expected)",
+                    "false takeovers", "RSS MB m/b"):
             table.add_column(col)
         for w in res["scale"]["windows"]:
             table.add_row(w["daemon"], _fmt(w["master_cpu_pct"], 1), _fmt(w["backup_cpu_pct"], 1),
+                          f"{w['master_sent_per_s']:.0f} / {w['backup_sent_per_s']:.0f} "
+                          f"({w['expected_adverts_per_s']:.0f})",
                           _fmt(w["false_takeovers"]),
                           f"{_fmt(w['master_rss_mb'], 1)} / {_fmt(w['backup_rss_mb'], 1)}")
         out.append(table)

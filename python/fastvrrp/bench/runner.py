@@ -46,6 +46,7 @@ class BenchSettings:
     instances: int = 255
     scale_interval: float = 0.01
     vips: int = 100
+    rt_priority: int | None = None
     command: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -65,9 +66,10 @@ def plan(settings: BenchSettings, daemons: dict[str, DaemonKind] | None = None,
     """The steps in run order: within each scenario, daemons alternate trial by trial."""
     kinds = daemons if daemons is not None else DAEMONS
     steps: list[Step] = []
-    pair = PairSettings(advert=settings.advert, version=settings.version)
+    rt = settings.rt_priority
+    pair = PairSettings(advert=settings.advert, version=settings.version, rt_priority=rt)
     mass = PairSettings(advert=settings.advert, version=settings.version,
-                        instances=settings.vips, first_vrid=1)
+                        instances=settings.vips, first_vrid=1, rt_priority=rt)
     for scenario in settings.scenarios:
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; expected one of {SCENARIOS}")
@@ -87,24 +89,26 @@ def _settings_of(
     mass: PairSettings, lab_factory: LabFactory,
 ) -> list[tuple[str, Callable[[], Any]]]:
     """(setting label, runner) for one trial of `scenario` with daemon `kind`."""
+    rt = "" if settings.rt_priority is None else f" rt={settings.rt_priority}"
     if scenario == "takeover":
-        return [(f"fail={fail} load={load}",
+        return [(f"fail={fail} load={load}{rt}",
                  _bind(takeover_trial, kind, pair, fail, load=load, lab_factory=lab_factory))
                 for fail in settings.fails for load in settings.loads]
     if scenario == "mass":
-        return [(f"fail={fail} vips={settings.vips}",
+        return [(f"fail={fail} vips={settings.vips}{rt}",
                  _bind(mass_trial, kind, mass, fail, lab_factory=lab_factory))
                 for fail in settings.fails]
     if scenario == "jitter":
-        return [(f"load={load}",
+        return [(f"load={load}{rt}",
                  _bind(jitter_window, kind, interval=settings.jitter_interval,
                        version=settings.version, load=load, window=settings.window,
-                       lab_factory=lab_factory))
+                       rt_priority=settings.rt_priority, lab_factory=lab_factory))
                 for load in settings.loads]
-    return [(f"instances={settings.instances}",
+    return [(f"instances={settings.instances}{rt}",
              _bind(scale_window, kind, instances=settings.instances,
                    interval=settings.scale_interval, version=settings.version,
-                   window=settings.window, lab_factory=lab_factory))]
+                   window=settings.window, rt_priority=settings.rt_priority,
+                   lab_factory=lab_factory))]
 
 
 def _bind(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Callable[[], Any]:

@@ -170,13 +170,13 @@ def _busy_argv(seconds: float) -> list[str]:
 
 def jitter_window(
     daemon: DaemonKind, *, interval: float, version: int, load: int, window: float,
-    lab_factory: LabFactory = default_lab,
+    rt_priority: int | None = None, lab_factory: LabFactory = default_lab,
 ) -> list[float]:
     """Advert inter-send gaps (ms) of a lone master over `window` s, with `load` busy processes.
 
     The gaps come from kernel timestamps on the master's switch port.
     """
-    settings = PairSettings(advert=interval, version=version)
+    settings = PairSettings(advert=interval, version=version, rt_priority=rt_priority)
     with lab_factory(vrrp_pair(1)) as lab:
         r1 = daemon.start(lab, "r1", router_config(
             settings, priority=MASTER_PRIORITY, master=True, router_id="r1"))
@@ -195,23 +195,26 @@ def jitter_window(
 
 def scale_window(
     daemon: DaemonKind, *, instances: int, interval: float, version: int, window: float,
-    lab_factory: LabFactory = default_lab,
+    rt_priority: int | None = None, lab_factory: LabFactory = default_lab,
 ) -> dict[str, object]:
     """CPU of a master and a backup running `instances` instances at `interval`, over `window` s.
 
     CPU is % of one core (utime+stime of the daemon's process group, from /proc); a false
     takeover is the backup entering MASTER state during the window.
     """
-    settings = PairSettings(advert=interval, version=version, instances=instances, first_vrid=1)
+    settings = PairSettings(advert=interval, version=version, instances=instances, first_vrid=1,
+                            rt_priority=rt_priority)
     with lab_factory(vrrp_pair()) as lab:
         r1, r2 = _start_pair(lab, daemon, settings)
         time.sleep(1.0)
         seen = {p.host: len(p.log_text()) for p in (r1, r2)}
         groups = {p.host: group_pids(p.pid) for p in (r1, r2)}
         before = {h: cpu_seconds(pids) for h, pids in groups.items()}
+        sent_before = {h: _tx_packets(lab, h) for h in groups}
         t0 = time.monotonic()
         time.sleep(window)
         after = {h: cpu_seconds(pids) for h, pids in groups.items()}
+        sent_after = {h: _tx_packets(lab, h) for h in groups}
         elapsed = time.monotonic() - t0
         _check_alive((r1, r2), daemon.name)
         new_logs = {p.host: p.log_text()[seen[p.host]:] for p in (r1, r2)}
@@ -220,6 +223,10 @@ def scale_window(
     return {
         "master_cpu_pct": 100 * (after["r1"] - before["r1"]) / elapsed,
         "backup_cpu_pct": 100 * (after["r2"] - before["r2"]) / elapsed,
+        # What the daemons sent: the master should send instances/interval adverts a second.
+        "expected_adverts_per_s": instances / interval,
+        "master_sent_per_s": (sent_after["r1"] - sent_before["r1"]) / elapsed,
+        "backup_sent_per_s": (sent_after["r2"] - sent_before["r2"]) / elapsed,
         "false_takeovers": new_logs["r2"].count("Entering MASTER STATE"),
         "master_lost": new_logs["r1"].count("Entering BACKUP STATE"),
         "backup_vips_at_end": len(backup_vips),
@@ -228,6 +235,12 @@ def scale_window(
         "processes": {h: len(p) for h, p in groups.items()},
         "window_s": elapsed,
     }
+
+
+def _tx_packets(lab: Lab, host: str) -> int:
+    """Packets sent on `host`'s eth0 so far (its interface counters)."""
+    stats = lab.run(host, ["cat", "/sys/class/net/eth0/statistics/tx_packets"])
+    return int(stats.stdout.strip())
 
 
 def mass_trial(
