@@ -69,65 +69,70 @@ def tables(results: dict[str, Any]) -> list[Table]:
     return out
 
 
-def _takeover_values(res: dict[str, Any], metric: str) -> dict[str, list[float]]:
+def _takeover_values(res: dict[str, Any], metric: str, fail: str) -> dict[str, list[float]]:
     series: dict[str, list[float]] = {}
     for t in res["takeover"]["trials"]:
-        if t.get(metric) is not None:
-            series.setdefault(f"{t['daemon']} {t['setting']}", []).append(t[metric])
+        if t.get(metric) is not None and t["setting"].startswith(f"fail={fail}"):
+            rest = t["setting"].removeprefix(f"fail={fail}").strip()
+            series.setdefault(f"{t['daemon']} {rest}".strip(), []).append(t[metric])
     return series
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
-    """Write a PNG: takeover histograms per daemon (client, GARP) and the jitter CDF."""
+    """Write a PNG: per failure mode, takeover histograms per daemon (client-seen, GARP
+    readiness); the jitter CDF; the mass failover histogram."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     res = results.get("results", {})
-    panels: list[tuple[str, Any]] = []
-    if res.get("takeover", {}).get("trials"):
-        panels.append(("client", _takeover_values(res, "client_overhead")))
-        panels.append(("garp", _takeover_values(res, "first_garp")))
+    panels: list[tuple[str, str, Any]] = []
+    trials = res.get("takeover", {}).get("trials", [])
+    for fail in dict.fromkeys(t["setting"].split()[0].removeprefix("fail=") for t in trials):
+        panels.append((f"takeover, {fail}: seen by the client (1 ms probe)", "hist",
+                       _takeover_values(res, "client_overhead", fail)))
+        panels.append((f"takeover, {fail}: new master's first GARP", "hist",
+                       _takeover_values(res, "first_garp", fail)))
     if res.get("jitter", {}).get("windows"):
-        panels.append(("jitter", res["jitter"]["windows"]))
+        panels.append((f"advert jitter at {_interval(results):g} ms (CDF)", "cdf",
+                       res["jitter"]["windows"]))
     if res.get("mass", {}).get("trials"):
-        panels.append(("mass", res["mass"]["trials"]))
+        series: dict[str, list[float]] = {}
+        for t in res["mass"]["trials"]:
+            if t.get("garp_max") is not None:
+                series.setdefault(f"{t['daemon']} {t['setting']}", []).append(t["garp_max"])
+        panels.append(("mass failover: the last VIP's GARP", "hist", series))
     if not panels:
-        panels.append(("empty", None))
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
-    for ax, (kind, data) in zip(axes[0], panels, strict=True):
-        if kind in ("client", "garp"):
+        panels.append(("no results", "empty", None))
+    cols = min(3, len(panels))
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(5.6 * cols, 4.2 * rows), squeeze=False)
+    flat = [ax for row in axes for ax in row]
+    for ax, (title, kind, data) in zip(flat, panels, strict=False):
+        ax.set_title(title, fontsize=10)
+        if kind == "hist":
             _histogram(ax, data)
             ax.set_xlabel("ms after the protocol floor")
-            ax.set_title("takeover seen by the client (1 ms probe)" if kind == "client"
-                         else "readiness: new master's first GARP")
-        elif kind == "jitter":
+        elif kind == "cdf":
             for w in data:
                 dev = sorted(abs(g - _interval(results)) for g in w["gaps_ms"])
                 if dev:
                     ys = [(i + 1) / len(dev) for i in range(len(dev))]
                     ax.step(dev, ys, where="post", label=f"{w['daemon']} {w['setting']}")
-            ax.set_xscale("symlog", linthresh=0.01)
-            ax.set_xlabel("|advert gap - interval| (ms)")
+            ax.set_xscale("log")
+            ax.set_xlabel("|advert gap - interval| (ms, log)")
             ax.set_ylabel("fraction of adverts")
-            ax.set_title(f"advert jitter at {_interval(results):g} ms (CDF)")
             ax.legend(fontsize=8)
-        elif kind == "mass":
-            series: dict[str, list[float]] = {}
-            for t in data:
-                if t.get("garp_max") is not None:
-                    series.setdefault(t["daemon"], []).append(t["garp_max"])
-            _histogram(ax, series)
-            ax.set_xlabel("ms after the floor, last VIP's GARP")
-            ax.set_title("mass failover")
         else:
             ax.text(0.5, 0.5, "no results", ha="center")
+    for ax in flat[len(panels):]:
+        ax.set_visible(False)
     machine = results.get("machine", {})
-    fig.suptitle(f"fastvrrp bench · {machine.get('cpu_model', '')}, {machine.get('cores')} cores, "
-                 f"kernel {machine.get('kernel', '')}", fontsize=9)
+    fig.suptitle(f"fastvrrp bench {results.get('started', '')} · {machine.get('cpu_model', '')}, "
+                 f"{machine.get('cores')} cores, kernel {machine.get('kernel', '')}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
