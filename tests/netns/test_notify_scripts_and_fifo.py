@@ -75,13 +75,13 @@ def lines(path: Path) -> list[str]:
 def test_notify_arguments_and_fifo_lines_in_order(lab: Lab) -> None:
     d1, r1 = start_node(lab, "r1", 100)
     d2, _ = start_node(lab, "r2", 90)
-    assert lab.wait_for(lambda: lab.holder(VIP) == "r1", timeout=5)
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
 
     lab.link_down("r1")
-    assert lab.wait_for(lambda: lab.holder(VIP) == "r2", timeout=3)
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r2"], timeout=3)
     assert lab.wait_for(lambda: len(lines(d1 / "fifo.out")) >= 3, timeout=3)
     lab.link_up("r1")
-    assert lab.wait_for(lambda: lab.holder(VIP) == "r1", timeout=5)
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
     r1.stop()
     assert lab.wait_for(lambda: len(lines(d1 / "notify.out")) >= 6, timeout=3)
 

@@ -121,13 +121,13 @@ def test_check_script_demotes_the_master_and_notify_moves_the_web_server(lab: La
     r2 = setup_node(lab, "r2", "BACKUP", 90)
 
     assert lab.wait_for(lambda: page(lab) == "served by r1", timeout=15, interval=0.2)
-    assert lab.holder(VIP) == "r1"
+    assert lab.holders(VIP) == ["r1"]
     assert (r2 / "role").read_text().strip() == "backup"  # notify_backup ran at startup
 
     # httpd dies on the master: its check fails, 100 - 20 = 80 < 90, and r2 takes over.
     lab.run("r1", ["pkill", "-f", "httpd.py r1"])
     assert lab.wait_for(lambda: page(lab) == "served by r2", timeout=12, interval=0.2)
-    assert lab.holder(VIP) == "r2"
+    assert lab.holders(VIP) == ["r2"]
     assert lab.wait_for(lambda: (r1 / "role").read_text().strip() == "backup", timeout=5)
 
     # As a backup r1's check passes again (100 > 90): it preempts, and its notify_master
