@@ -8,7 +8,17 @@ import subprocess
 import sys
 
 import pytest
-from ops_helpers import VIP, control_path, dump_dir, instance, instance_conf, ready, start
+from ops_helpers import (
+    VIP,
+    control_path,
+    dump_dir,
+    instance,
+    instance_conf,
+    ready,
+    scrape,
+    start,
+    status_json,
+)
 
 from fastvrrp.lab import Lab
 
@@ -83,3 +93,31 @@ def test_usr1_usr2_and_json_signal_write_keepalived_files(lab: Lab) -> None:
     assert set(dumped[0]) == {"data", "stats"}
     assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)
     assert proc.running
+
+
+TRACKED = """
+global_defs {
+    enable_script_security
+    script_user root
+}
+vrrp_script chk_down {
+    script "/bin/false"
+    interval 0.2
+    weight -20
+}
+"""
+
+
+def test_status_and_metrics_show_trackers(lab: Lab) -> None:
+    start(lab, "r1", instance_conf(150, extra=TRACKED, tracker="chk_down"), metrics=True)
+    assert lab.wait_for(lambda: ready(lab, "r1"), 10)
+    assert lab.wait_for(lambda: instance(lab, "r1")["data"]["effective_priority"] == 130, 5)
+    data = instance(lab, "r1")["data"]
+    assert data["base_priority"] == 150
+    assert data["track_script"] == [{"name": "chk_down", "status": "BAD", "weight": -20}]
+    assert status_json(lab, "r1")["vrrp_scripts"] == [{"name": "chk_down", "status": "BAD"}]
+    out = subprocess.run(
+        [sys.executable, "-m", "fastvrrp", "status", "--control-socket",
+         str(control_path(lab, "r1"))], capture_output=True, text=True, check=True).stdout
+    assert "track_script chk_down: BAD" in out
+    assert 'keepalived_script_status{name="chk_down"} 0' in scrape(lab, "r1")

@@ -68,19 +68,68 @@ def monotonic_to_wall(monotonic: float) -> float:
     return time.time() - (time.monotonic() - monotonic)
 
 
+def _tracker_sections(bindings: Iterable[Any]) -> dict[str, Any]:
+    """The tracking service's state, read from its bindings (instance, tracker, weight)."""
+    instances: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    scripts: dict[str, dict[str, Any]] = {}
+    for binding in bindings:
+        tracker = binding.tracker
+        entry: dict[str, Any] = {"name": tracker.name,
+                                 "status": "GOOD" if tracker.ok else "BAD",
+                                 "weight": binding.weight}
+        if tracker.kind == "file":
+            entry["value"] = tracker.value
+        fields = instances.setdefault(binding.instance, {})
+        fields.setdefault(f"track_{tracker.kind}", []).append(entry)
+        if tracker.kind == "script":
+            scripts[tracker.name] = {"name": tracker.name, "status": entry["status"]}
+    return {"instances": instances, "vrrp_scripts": list(scripts.values())}
+
+
+def _load_balancer_sections(servers: Iterable[Any]) -> dict[str, Any]:
+    """The load-balancer service's state: virtual servers, their real servers and verdicts."""
+    out = []
+    for vs in servers:
+        out.append({
+            "name": vs.label,
+            "quorum_up": vs.quorum_up,
+            "real_servers": [
+                {"name": vs.rs_label(rs), "address": rs.server.ip, "alive": rs.alive,
+                 "weight": rs.weight, "failed_checkers": len(rs.failed)}
+                for rs in vs.real
+            ],
+        })
+    return {"virtual_servers": out}
+
+
+def service_status(source: object) -> dict[str, Any]:
+    """A service's part of the snapshot: its own `status()`, or what its public state shows."""
+    try:
+        if isinstance(source, StatusSource):
+            return dict(source.status())
+        bindings = getattr(source, "bindings", None)
+        if isinstance(bindings, list):
+            return _tracker_sections(bindings)
+        servers = getattr(getattr(source, "state", None), "servers", None)
+        if isinstance(servers, list):
+            return _load_balancer_sections(servers)
+    except Exception as exc:  # one service's odd state must not hide the others'
+        return {"status_errors": [f"{type(source).__name__}: {exc}"]}
+    return {}
+
+
 def instance_entries(engine_status: Iterable[Mapping[str, Any]], config: Config,
-                     sources: Iterable[object]) -> list[dict[str, Any]]:
-    """The engine's per-instance status, completed from the config and the services.
+                     sections: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The engine's per-instance status, completed from the config and the services' sections.
 
     Each entry is `{"data": {...}, "stats": {...}, "fastvrrp": {...}}`: `data` and `stats` use
     keepalived's names, `fastvrrp` holds the engine's own counters.
     """
     by_name = {i.name: i for i in config.vrrp_instances}
     extra: dict[str, dict[str, Any]] = {}
-    for source in sources:
-        if isinstance(source, StatusSource):
-            for name, fields in dict(source.status().get("instances", {})).items():
-                extra.setdefault(name, {}).update(fields)
+    for section in sections:
+        for name, fields in dict(section.get("instances", {})).items():
+            extra.setdefault(name, {}).update(fields)
     entries = []
     for raw in engine_status:
         data = dict(raw["data"])
@@ -105,7 +154,7 @@ def instance_entries(engine_status: Iterable[Mapping[str, Any]], config: Config,
 def snapshot(facts: DaemonFacts, engine_status: Iterable[Mapping[str, Any]], config: Config,
              sources: Iterable[object]) -> Snapshot:
     """The whole live state: the daemon, every instance, and every service's section."""
-    sources = list(sources)
+    sections = [service_status(source) for source in sources]
     out: Snapshot = {
         "fastvrrp": {
             "version": facts.version,
@@ -116,13 +165,16 @@ def snapshot(facts: DaemonFacts, engine_status: Iterable[Mapping[str, Any]], con
             "reloads": facts.reloads,
             "last_reload": facts.last_reload,
         },
-        "instances": instance_entries(engine_status, config, sources),
+        "instances": instance_entries(engine_status, config, sections),
     }
-    for source in sources:
-        if isinstance(source, StatusSource):
-            for key, value in source.status().items():
-                if key != "instances":
-                    out[key] = value
+    for section in sections:
+        for key, value in section.items():
+            if key == "instances":
+                continue
+            if isinstance(value, list) and isinstance(out.get(key), list):
+                out[key] = [*out[key], *value]
+            else:
+                out[key] = value
     return out
 
 
