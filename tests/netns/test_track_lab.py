@@ -136,3 +136,20 @@ def test_track_process_quorum(lab: Lab) -> None:
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
     sleeper.stop()
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r2"], timeout=5)
+
+
+def test_an_insecure_check_script_is_disabled_and_the_log_says_why(lab: Lab) -> None:
+    directory = node_dir(lab, "insecure")
+    directory.chmod(0o777)  # anyone may replace the script
+    script = directory / "chk.sh"
+    script.write_text("#!/bin/sh\nexit 1\n")
+    script.chmod(0o755)
+    blocks = f'vrrp_script chk {{\n    script "{script}"\n    interval 0.2\n}}\n'
+    r1 = lab.start_fastvrrp("r1", CONFIG.format(
+        blocks=blocks, priority=100, advert=0.5, vip=VIP,
+        tracking="    track_script {\n        chk\n    }"))
+    start(lab, "r2", 90)
+    # A failing unweighted check would fault r1; disabled, it changes nothing.
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
+    assert f"directory {directory} is writable by everyone" in r1.log_text()
+    assert "Entering FAULT STATE" not in r1.log_text()

@@ -150,6 +150,13 @@ class ScriptRunner:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    def allowed(self, command: Command) -> bool:
+        """Whether `command` may run: it parses, exists, and passes script security.
+
+        A refusal is logged once, with the reason (keepalived disables such a script).
+        """
+        return self._argv(command, ()) is not None
+
     def identity(self, command: Command) -> Identity:
         """The user and group `command` runs as (keepalived's defaults)."""
         user = command.user or self.global_defs.script_user

@@ -64,7 +64,7 @@ class LinkMonitor:
         await ipr.bind()
         self._ipr = ipr
         for msg in [m async for m in await ipr.link("dump")]:
-            self._apply(msg)
+            self._apply(msg, initial=True)
         for name, tracker in self.trackers.items():
             if not tracker.ok:
                 self.logger.info("Tracked interface %s is down at startup", name)
@@ -94,7 +94,7 @@ class LinkMonitor:
                 self.logger.warning("netlink link monitor: %s", exc)
                 await asyncio.sleep(0.1)
 
-    def _apply(self, msg: Any) -> None:
+    def _apply(self, msg: Any, initial: bool = False) -> None:
         event = msg.get("event")
         if event not in ("RTM_NEWLINK", "RTM_DELLINK"):
             return
@@ -103,6 +103,6 @@ class LinkMonitor:
         if tracker is None:
             return
         up = event == "RTM_NEWLINK" and link_is_up(int(msg.get("flags", 0)))
-        if up != tracker.ok:
+        if up != tracker.ok and not initial:
             self.logger.info("Netlink reports %s %s", name, "up" if up else "down")
         tracker.set_up(up)

@@ -121,8 +121,8 @@ class TrackingService:
             self.bindings.append(Binding(name, self.links.tracker(ref.name), weight, reverse))
         for ref in block.track_scripts:
             script = scripts.get(ref.name)
-            if script is None or script.script is None:
-                continue
+            if script is None or script.script is None or not self.runner.allowed(script.script):
+                continue  # an insecure or missing script is disabled, as keepalived does
             tracker = self.scripts.get(ref.name)
             if tracker is None:
                 tracker = self.scripts[ref.name] = ScriptTracker(script, self.runner, self.logger)

@@ -1,0 +1,103 @@
+"""vrrp_sync_group in the lab: a member's fault takes the whole group to the peer, and the
+group's own notify and FIFO lines (`GROUP "G1" FAULT 0`) follow it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fastvrrp.lab import Lab
+
+pytestmark = pytest.mark.netns
+
+VIP1, VIP2 = "198.18.0.100", "198.18.0.101"
+
+CONFIG = """\
+global_defs {{
+    script_user root
+    enable_script_security
+    vrrp_notify_fifo {dir}/vrrp.fifo
+    vrrp_notify_fifo_script {dir}/reader.sh
+}}
+
+vrrp_sync_group G1 {{
+    group {{
+        VI_1
+        VI_2
+    }}
+    notify {dir}/notify.sh
+}}
+
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    version 3
+    priority {priority}
+    advert_int 0.5
+    virtual_ipaddress {{
+        {vip1}/24
+    }}
+}}
+
+vrrp_instance VI_2 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 52
+    version 3
+    priority {priority}
+    advert_int 0.5
+    virtual_ipaddress {{
+        {vip2}/24
+    }}
+{tracking}
+}}
+"""
+
+
+def start(lab: Lab, node: str, priority: int, tracking: str = "") -> Path:
+    directory = lab.workdir / f"sync-{node}"
+    directory.mkdir(parents=True)
+    directory.chmod(0o755)
+    for name, text in (("notify.sh", f'#!/bin/sh\necho "$*" >> {directory}/notify.out\n'),
+                       ("reader.sh", f'#!/bin/sh\nwhile IFS= read -r l; do echo "$l" >> '
+                                     f'{directory}/fifo.out; done < "$1"\n')):
+        (directory / name).write_text(text)
+        (directory / name).chmod(0o755)
+    lab.start_fastvrrp(node, CONFIG.format(dir=directory, priority=priority, vip1=VIP1,
+                                           vip2=VIP2, tracking=tracking))
+    return directory
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def both_on(lab: Lab, node: str) -> bool:
+    return lab.holders(VIP1) == [node] and lab.holders(VIP2) == [node]
+
+
+def test_a_member_fault_moves_the_whole_group_and_the_group_notifies(lab: Lab) -> None:
+    lab.run("r1", ["ip", "link", "add", "trk0", "type", "veth", "peer", "name", "trk0p"])
+    lab.run("r1", ["ip", "link", "set", "trk0p", "up"])
+    lab.run("r1", ["ip", "link", "set", "trk0", "up"])
+    d1 = start(lab, "r1", 100, tracking="    track_interface {\n        trk0\n    }")
+    start(lab, "r2", 90)
+    assert lab.wait_for(lambda: both_on(lab, "r1"), timeout=6)
+
+    # Only VI_2 tracks trk0, but VI_1 goes with it: the peer gets both VIPs.
+    lab.run("r1", ["ip", "link", "set", "trk0", "down"])
+    assert lab.wait_for(lambda: both_on(lab, "r2"), timeout=4)
+    lab.run("r1", ["ip", "link", "set", "trk0", "up"])
+    assert lab.wait_for(lambda: both_on(lab, "r1"), timeout=6)
+
+    group_states = ["BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER"]
+    assert lab.wait_for(lambda: len(lines(d1 / "notify.out")) >= 5, timeout=3)
+    assert lines(d1 / "notify.out") == [f"GROUP G1 {s} 0" for s in group_states]
+    fifo = [line for line in lines(d1 / "fifo.out") if line.startswith("GROUP")]
+    assert fifo == [f'GROUP "G1" {s} 0' for s in group_states]
+    # Both members went through FAULT, and the FIFO has them in order around the group line.
+    assert 'INSTANCE "VI_1" FAULT 100' in lines(d1 / "fifo.out")
+    assert 'INSTANCE "VI_2" FAULT 100' in lines(d1 / "fifo.out")
