@@ -36,6 +36,9 @@ class Service(Protocol):
     async def stop(self) -> None:
         """Stop and release what it holds. Called once, in reverse start order."""
 
+    # Optional: `async def reload(self, daemon: Daemon) -> None`. A service that has it is not
+    # restarted on SIGHUP: it is called once `daemon.config` holds the new config, and diffs.
+
 
 def services_for(config: Config, logger: logging.Logger) -> list[Service]:
     """The subsystems this config needs besides VRRP; each subsystem adds its line here."""
@@ -188,8 +191,17 @@ class Daemon:
         plan = plan_reload(self.config, config)
         self.reloading = True
         try:
+            wanted = self.services or services_for(config, self.logger)
+            # A service with `reload(daemon)` of a type the new config still wants keeps running
+            # and diffs itself (an unchanged real server keeps its state); the others restart.
+            kept: dict[type, Service] = {}
+            for service in self.running:
+                if callable(getattr(service, "reload", None)) and any(
+                        type(w) is type(service) for w in wanted):
+                    kept.setdefault(type(service), service)
             for service in reversed(self.running):
-                await service.stop()
+                if kept.get(type(service)) is not service:
+                    await service.stop()
             self.running.clear()
             global_defs = config.global_defs
             update = getattr(engine, "update_instance", None)
@@ -211,9 +223,14 @@ class Daemon:
                 engine.add_instance(instance_spec(new, global_defs))
             self.config = config
             self.dispatch_events()
-            for service in self.services or services_for(config, self.logger):
-                await service.start(self)
-                self.running.append(service)
+            for service in wanted:
+                survivor = kept.pop(type(service), None)
+                if survivor is not None:
+                    await survivor.reload(self)  # type: ignore[attr-defined]
+                    self.running.append(survivor)
+                else:
+                    await service.start(self)
+                    self.running.append(service)
         finally:
             self.reloading = False
         return plan
