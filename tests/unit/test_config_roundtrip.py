@@ -100,9 +100,12 @@ def instances(draw: st.DrawFn, name: str, vrid: int, scripts: list[str]) -> m.Vr
                                 draw(st.integers(0, 255)), draw(st.integers(0, 255)))
                   for _ in range(draw(st.integers(0, 2))))
     check_src = draw(st.booleans()) or any(p.min_ttl != 0 or p.max_ttl != 255 for p in peers)
+    interface = draw(st.sampled_from(["eth0", "eth1"]))
+    # Tracking its own interface is dropped with a warning, as keepalived does.
+    tracked = [name for name in ("eth0", "eth1", "eth2") if name != interface]
     return m.VrrpInstance(
         name=name, location=m.NOWHERE, state=state,  # type: ignore[arg-type]
-        interface=draw(st.sampled_from(["eth0", "eth1"])), virtual_router_id=vrid,
+        interface=interface, virtual_router_id=vrid,
         priority=draw(st.integers(1, 255)), advert_int=advert, version=version,
         family=family,  # type: ignore[arg-type]
         nopreempt=backup and draw(st.booleans()),
@@ -116,7 +119,7 @@ def instances(draw: st.DrawFn, name: str, vrid: int, scripts: list[str]) -> m.Vr
         unicast_peers=peers, unicast_ttl=draw(st.integers(1, 255)), check_unicast_src=check_src,
         use_vmac=draw(st.none() | st.just(f"vrrp.{vrid}") | st.just("vmac0")),
         vmac_xmit_base=draw(st.booleans()), dont_track_primary=draw(st.booleans()),
-        track_interfaces=draw(track_refs(["eth0", "eth1", "eth2"])),
+        track_interfaces=draw(track_refs(tracked)),
         track_scripts=draw(track_refs(scripts)),
         notify_master=draw(st.none() | commands()), notify_backup=draw(st.none() | commands()),
         notify=draw(st.none() | commands()), smtp_alert=draw(st.booleans()),
@@ -215,7 +218,7 @@ def configs(draw: st.DrawFn) -> m.Config:
                                  max_size=2)))
     return m.Config(
         global_defs=m.GlobalDefs(router_id=draw(st.none() | names), notification_email=emails,
-                                 enable_script_security=True),
+                                 enable_script_security=True, script_user="root"),
         vrrp_instances=tuple(insts), vrrp_sync_groups=tuple(groups),
         vrrp_scripts=tuple(draw(scripts(n)) for n in script_names),
         virtual_servers=tuple(draw(st.lists(virtual_servers(), max_size=2))),

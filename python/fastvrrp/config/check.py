@@ -81,7 +81,15 @@ def check_file(path: str, config_id: str | None = None, *,
     if diagnostics.exit_code() == 4:
         return CheckResult(None, tuple(diagnostics.items), diagnostics.exit_code())
     config = resolve(ctx, raw, tuple(reader.files))
-    return CheckResult(config, tuple(diagnostics.items), diagnostics.exit_code())
+    return CheckResult(config, _in_file_order(diagnostics.items, reader.files),
+                       diagnostics.exit_code())
+
+
+def _in_file_order(items: list[Diagnostic], files: list[str]) -> tuple[Diagnostic, ...]:
+    """Diagnostics sorted by file (in reading order), line and column; stable otherwise."""
+    rank = {name: index for index, name in reversed(list(enumerate(files)))}
+    return tuple(sorted(items, key=lambda d: (rank.get(d.location.file, -1), d.location.line,
+                                              d.location.column)))
 
 
 def to_jsonable(value: Any) -> Any:

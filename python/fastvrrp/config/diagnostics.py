@@ -16,7 +16,8 @@ Severity = Literal["fatal", "error", "warning", "note"]
 EXIT_OK = 0
 EXIT_FATAL = 4
 EXIT_ERRORS = 5
-#: keepalived -t's code when scripts would run as root without enable_script_security.
+#: keepalived -t's code when scripts would run as root without enable_script_security (and,
+#: in 2.2.7, when a checked include is missing).
 EXIT_SECURITY = 6
 
 
@@ -40,6 +41,8 @@ class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
     #: Set when scripts would run as root without enable_script_security (exit 6).
     security_error: bool = False
+    #: Set when an includem/includew/includeb/includea file is missing (exit 6, as 2.2.7).
+    missing_include: bool = False
 
     def add(self, location: Location, severity: Severity, message: str) -> None:
         """Record one diagnostic."""
@@ -66,7 +69,7 @@ class Diagnostics:
         severities = {d.severity for d in self.items}
         if "fatal" in severities:
             return EXIT_FATAL
-        if self.security_error:
+        if self.security_error or self.missing_include:
             return EXIT_SECURITY
         if "error" in severities or "warning" in severities:
             return EXIT_ERRORS

@@ -350,6 +350,7 @@ class Reader:
             message = f"config files missing '{pattern}'"
             if must_match:
                 self.diagnostics.error(where, message)
+                self.diagnostics.missing_include = True
             else:
                 # keepalived only mentions it; a plain include of nothing is allowed.
                 self.diagnostics.note(where, message)

@@ -10,6 +10,7 @@ import ipaddress
 import os
 import pwd
 import shutil
+from dataclasses import replace
 from typing import Any
 
 from fastvrrp.config import model as m
@@ -320,10 +321,23 @@ def _script_exists(command: m.Command) -> bool:
     return shutil.which(program) is not None
 
 
-def resolve_scripts(ctx: Context, raws: list[Raw]) -> dict[str, m.VrrpScript]:
+def _default_script_user_missing(g: m.GlobalDefs) -> bool:
+    """With script security, keepalived needs script_user or a `keepalived_script` user."""
+    if not g.enable_script_security or g.script_user is not None:
+        return False
+    try:
+        pwd.getpwnam("keepalived_script")
+    except KeyError:
+        return True
+    return False
+
+
+def resolve_scripts(ctx: Context, raws: list[Raw],
+                    g: m.GlobalDefs) -> dict[str, m.VrrpScript]:
     """vrrp_script blocks by name; scripts without a command are removed (as keepalived does)."""
     out: dict[str, m.VrrpScript] = {}
     diag = ctx.diagnostics
+    no_default_user = _default_script_user_missing(g)
     for raw in raws:
         name = _name(ctx, raw, "vrrp_script")
         if name is None:
@@ -338,6 +352,14 @@ def resolve_scripts(ctx: Context, raws: list[Raw]) -> dict[str, m.VrrpScript]:
         if not _script_exists(script):
             diag.warning(_loc(raw, "script"),
                          f"Disabling track script {name} since not found/accessible")
+        if "user" in raw:
+            script = replace(script, user=raw["user"], group=raw.get("group"))
+        if script.user is None and no_default_user:
+            diag.warning(_loc(raw, "end"), "Unable to set default user keepalived_script for "
+                                           "script")
+            diag.warning(_loc(raw, "end"), f"Unable to set default user for vrrp script {name} "
+                                           "- removing")
+            continue
         interval: float = raw.get("interval", 1.0)
         timeout: float = raw.get("timeout", interval)
         out[name] = m.VrrpScript(
@@ -394,7 +416,8 @@ def resolve_track_processes(ctx: Context, raws: list[Raw]) -> dict[str, m.TrackP
 
 
 def read_track_refs(ctx: Context, lines: list[Statement], owner: str, what: str,
-                    known: set[str] | None, low: int, high: int) -> tuple[m.TrackRef, ...]:
+                    known: set[str] | None, low: int, high: int,
+                    own_interface: str | None = None) -> tuple[m.TrackRef, ...]:
     """track_interface/track_script/track_file/track_process entries of an instance or group."""
     diag = ctx.diagnostics
     out: list[m.TrackRef] = []
@@ -427,6 +450,10 @@ def read_track_refs(ctx: Context, lines: list[Statement], owner: str, what: str,
         if bad:
             continue
         if what == "tracked interface":
+            if name == own_interface:
+                diag.warning(line.location, f"({owner}) Ignoring track_interface {name} since "
+                                            "own interface")
+                continue
             if ctx.interface_missing(name):
                 diag.warning(line.location, f"({owner}) tracked interface {name} doesn't exist")
         elif known is not None and name not in known:
@@ -541,7 +568,7 @@ def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
         diag.warning(_loc(raw, "advert_int"),
                      f"({name}) VRRPv2 advertisement interval {advert_int:f}s must be an "
                      "integer. rounding")
-        advert_int = float(max(1, round(advert_int)))
+        advert_int = float(max(1, int(advert_int + 0.5)))
     elif version == 3:
         centis = round(advert_int * 100)
         if centis > 4095:
@@ -625,7 +652,8 @@ def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
     iface_range = (-253, 253)
     fields.update(
         track_interfaces=read_track_refs(ctx, raw.get("track_interface", []), name,
-                                         "tracked interface", None, *iface_range),
+                                         "tracked interface", None, *iface_range,
+                                         own_interface=interface),
         track_scripts=read_track_refs(ctx, raw.get("track_script", []), name, "track script",
                                       scripts, *iface_range),
         track_files=read_track_refs(ctx, raw.get("track_file", []), name, "track file",
@@ -756,9 +784,13 @@ def _resolve_checker(ctx: Context, raw: Raw, server: dict[str, Any],
         fields["urls"] = tuple(urls)
         if "virtualhost" not in fields and server.get("virtualhost") is not None:
             fields["virtualhost"] = server["virtualhost"]
-    if kind == "MISC_CHECK" and "misc_path" not in raw:
-        ctx.diagnostics.error(_loc(raw, "end"), "MISC_CHECK has no misc_path - removing")
-        return None
+    if kind == "MISC_CHECK":
+        if "misc_path" not in raw:
+            ctx.diagnostics.error(_loc(raw, "end"), "MISC_CHECK has no misc_path - removing")
+            return None
+        if "user" in raw:
+            fields["misc_path"] = replace(raw["misc_path"], user=raw["user"],
+                                          group=raw.get("group"))
     if kind == "FILE_CHECK":
         track = raw.get("track_file")
         if track is None or track not in files:
@@ -965,27 +997,32 @@ def _check_lvs_backend(ctx: Context, raws: list[Raw], g: m.GlobalDefs) -> None:
     if g.lvs_backend == "ipvs" or (g.lvs_backend == "auto" and os.path.exists("/proc/net/ip_vs")):
         return
     diag = ctx.diagnostics
+    # Asked for by name, the backend's limits are errors/warnings; reached by auto-detection
+    # (no IPVS on this host) they are notes, so `check` keeps keepalived -t's exit code.
+    explicit = g.lvs_backend == "nftables"
+    error = diag.error if explicit else diag.note
+    warning = diag.warning if explicit else diag.note
     for raw in raws:
         for block in (raw, *raw.get("real_servers", [])):
             method = block.get("lvs_method")
             if method in ("DR", "TUN"):
-                diag.error(_loc(block, "lvs_method"), f"lvs_method {method} is not supported on "
-                                                      "the nftables backend (NAT only)")
+                error(_loc(block, "lvs_method"), f"lvs_method {method} is not supported on "
+                                                 "the nftables backend (NAT only)")
         sched = raw.get("lvs_sched")
         if sched is not None and sched not in _NFT_SCHEDULERS:
-            diag.warning(_loc(raw, "lvs_sched"), f"lvs_sched {sched} is not supported on the "
-                                                 "nftables backend - it runs as wrr")
+            warning(_loc(raw, "lvs_sched"), f"lvs_sched {sched} is not supported on the "
+                                            "nftables backend - it runs as wrr")
         for key in ("persistence_granularity", "ops"):
             if raw.get(key):
-                diag.warning(_loc(raw, key), f"{key} is not supported on the nftables backend "
-                                             "- ignored")
+                warning(_loc(raw, key), f"{key} is not supported on the nftables backend "
+                                        "- ignored")
 
 
 def resolve(ctx: Context, raw: Raw, files: tuple[str, ...]) -> m.Config:
     """Build the Config from the top-level raw dict."""
     diag = ctx.diagnostics
     g = resolve_globals(raw.get("global_defs", []))
-    scripts = resolve_scripts(ctx, raw.get("vrrp_scripts", []))
+    scripts = resolve_scripts(ctx, raw.get("vrrp_scripts", []), g)
     track_files = resolve_track_files(ctx, raw.get("track_files", []))
     processes = resolve_track_processes(ctx, raw.get("track_processes", []))
     script_names, file_names, process_names = set(scripts), set(track_files), set(processes)
@@ -1051,23 +1088,17 @@ def _runs_as_root(command: m.Command, g: m.GlobalDefs) -> bool:
         return False
 
 
-def _commands_in_use(ctx: Context, config: m.Config) -> list[m.Command]:
-    """The scripts keepalived would run: those of instances it keeps, groups and servers."""
-    scripts = {s.name: s.script for s in config.vrrp_scripts if s.script is not None}
-    out: list[m.Command | None] = []
+def _commands(config: m.Config) -> list[m.Command]:
+    """Every script of the config: globals, vrrp_scripts, notifies, checkers."""
+    out: list[m.Command | None] = [s.script for s in config.vrrp_scripts]
     g = config.global_defs
     out += [g.notify_fifo_script, g.vrrp_notify_fifo_script, g.lvs_notify_fifo_script]
     for inst in config.vrrp_instances:
-        # keepalived drops instances on missing interfaces before it vets their scripts.
-        if inst.interface is not None and ctx.interface_missing(inst.interface):
-            continue
         out += [inst.notify_master, inst.notify_backup, inst.notify_fault, inst.notify_stop,
                 inst.notify, inst.notify_master_rx_lower_pri]
-        out += [scripts.get(ref.name) for ref in inst.track_scripts]
     for group in config.vrrp_sync_groups:
         out += [group.notify_master, group.notify_backup, group.notify_fault, group.notify_stop,
                 group.notify]
-        out += [scripts.get(ref.name) for ref in group.track_scripts]
     for vs in config.virtual_servers:
         out += [vs.quorum_up, vs.quorum_down]
         for rs in vs.real_servers:
@@ -1079,9 +1110,10 @@ def _commands_in_use(ctx: Context, config: m.Config) -> list[m.Command]:
 def _check_script_security(ctx: Context, config: m.Config) -> None:
     """keepalived refuses (exit 6) scripts that would run as root without script security."""
     g = config.global_defs
-    if g.enable_script_security:
+    # keepalived 2.2.7 stops before vetting scripts once an interface is missing.
+    if g.enable_script_security or ctx.saw_missing_interface:
         return
-    for command in _commands_in_use(ctx, config):
+    for command in _commands(config):
         if _runs_as_root(command, g) and _script_exists(command):
             ctx.diagnostics.warning(command.location, "SECURITY VIOLATION - scripts are being "
                                                       "executed but script_security not enabled.")
@@ -1090,8 +1122,6 @@ def _check_script_security(ctx: Context, config: m.Config) -> None:
 
 
 def _with_group(inst: m.VrrpInstance, group: str) -> m.VrrpInstance:
-    from dataclasses import replace
-
     return replace(inst, sync_group=group)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import socket
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastvrrp.config.diagnostics import Diagnostics
 from fastvrrp.config.model import Command
@@ -27,12 +27,15 @@ class Context:
     loopbacks: frozenset[str] = frozenset({"lo"})
     #: Rules without a preference get keepalived's descending defaults from here.
     next_rule_preference: int = 16384
-    #: Scripts seen, for keepalived's script-security warning.
-    scripts: list[Command] = field(default_factory=list)
+    #: Set once an interface was found missing: keepalived then skips its script checks.
+    saw_missing_interface: bool = False
 
     def interface_missing(self, name: str) -> bool:
         """True when interface checks are on and `name` is not in the namespace."""
-        return self.interfaces is not None and name not in self.interfaces
+        missing = self.interfaces is not None and name not in self.interfaces
+        if missing:
+            self.saw_missing_interface = True
+        return missing
 
 
 def missing_parameter(ctx: Context, st: Statement, position: int = 1) -> None:
@@ -137,6 +140,4 @@ def parse_command(ctx: Context, st: Statement, index: int = 0) -> Command | None
         return None
     user = st.args[index + 1] if len(st.args) > index + 1 else None
     group = st.args[index + 2] if len(st.args) > index + 2 else None
-    command = Command(text, user, group, st.location)
-    ctx.scripts.append(command)
-    return command
+    return Command(text, user, group, st.location)
