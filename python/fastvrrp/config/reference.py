@@ -35,6 +35,13 @@ nothing). No keyword is ignored silently.
 
 `--dump` prints the resolved model (every default applied) as JSON.
 
+Known differences from `keepalived -t` 2.2.7 (tested in
+`tests/interop/test_check_vs_keepalived.py`): a keyword missing its value makes keepalived
+stop reading and exit 2, fastvrrp reports it and goes on (5); an unexpected `{` and a block
+keyword without its `{` are recovered from locally rather than by re-reading the following
+lines. The LVS dataplane's limits (nftables when the host has no IPVS) are notes when the
+backend is auto-detected and errors/warnings with `lvs_backend nftables`.
+
 ## The language
 
 - `#` and `!` start a comment anywhere outside quotes.
@@ -97,7 +104,8 @@ _EXIT_CODES = (
     ("5", "errors or warnings, but the config runs (values dropped or defaulted, unknown "
           "keywords, missing interfaces, v2 interval rounding, ...)"),
     ("6", "scripts would run as root without `enable_script_security` (keepalived's "
-          "\"SECURITY VIOLATION\")"),
+          "\"SECURITY VIOLATION\"), or an `includem`/`includew`/`includeb`/`includea` file is "
+          "missing (as keepalived 2.2.7)"),
 )
 
 
