@@ -268,7 +268,7 @@ def _is_good(status: object) -> bool:
 
 
 def _real_servers(out: Exposition, virtual_servers: object) -> None:
-    up, results = [], []
+    up, results, weights = [], [], []
     for vs in virtual_servers if isinstance(virtual_servers, list) else []:
         if not isinstance(vs, dict):
             continue
@@ -279,6 +279,8 @@ def _real_servers(out: Exposition, virtual_servers: object) -> None:
             labels = {"virtual_server": vs_name, "real_server": str(rs.get("name") or
                                                                     rs.get("address", ""))}
             up.append(("", labels, int(bool(rs.get("alive")))))
+            if "weight" in rs:
+                weights.append(("", labels, int(rs["weight"])))
             for result in ("ok", "failed"):
                 if f"checks_{result}" in rs:
                     results.append(("", {**labels, "result": result}, int(rs[f"checks_{result}"])))
@@ -286,6 +288,8 @@ def _real_servers(out: Exposition, virtual_servers: object) -> None:
                "Checker verdict per real server (1 alive, 0 down)", up)
     out.family("fastvrrp_real_server_checks_total", "counter",
                "Checker results per real server", results)
+    out.family("fastvrrp_real_server_weight", "gauge",
+               "Weight of the real server in the dataplane", weights)
 
 
 @dataclass
