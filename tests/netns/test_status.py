@@ -121,3 +121,13 @@ def test_status_and_metrics_show_trackers(lab: Lab) -> None:
          str(control_path(lab, "r1"))], capture_output=True, text=True, check=True).stdout
     assert "track_script chk_down: BAD" in out
     assert 'keepalived_script_status{name="chk_down"} 0' in scrape(lab, "r1")
+
+
+def test_json_log_format_keeps_keepalived_messages(lab: Lab) -> None:
+    proc = start(lab, "r1", instance_conf(150), "--log-format", "json")
+    assert lab.wait_for(lambda: lab.holder(VIP) == "r1", 10)
+    assert lab.wait_for(lambda: "Entering MASTER STATE" in proc.log_text(), 2)
+    entries = [json.loads(line) for line in proc.log_text().splitlines() if line.startswith("{")]
+    messages = [e["message"] for e in entries]
+    assert "(VI_1) Entering MASTER STATE" in messages
+    assert all({"time", "level", "message", "pid"} <= set(e) for e in entries)

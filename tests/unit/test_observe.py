@@ -236,3 +236,10 @@ def test_control_socket_round_trip(tmp_path: Path) -> None:
     assert not Path(path).exists()
     with pytest.raises(ControlError, match="cannot query"):
         query(path)
+
+
+def test_the_engines_own_count_of_other_masters_wins(tmp_path: Path) -> None:
+    entry = engine_entry(2)
+    entry["data"]["engine"]["other_masters"] = 2
+    got = samples(render(snap(tmp_path, entry), MetricsState()))
+    assert got[("fastvrrp_split_brain_other_masters", KEY)] == 2

@@ -218,14 +218,21 @@ def render(snap: Snapshot, state: MetricsState, now: float | None = None) -> str
     _lateness(out, instances, key)
     out.family("fastvrrp_split_brain_other_masters", "gauge",
                "Other masters heard for this VRID while master, in the last Master_Down interval",
-               [("", key(e["data"]), state.split_brain(
-                   str(e["data"]["iname"]), float(e["data"].get("master_adver_int") or 1.0), now))
-                for e in instances])
+               [("", key(e["data"]), _other_masters(state, e, now)) for e in instances])
     _real_servers(out, snap.get("virtual_servers", []))
     me = snap.get("fastvrrp", {})
     out.family("fastvrrp_reloads_total", "counter", "Reloads applied",
                [("", {}, me.get("reloads", 0))])
     return out.text()
+
+
+def _other_masters(state: MetricsState, entry: Mapping[str, Any], now: float) -> int:
+    """The engine's count when it keeps one (`other_masters`), else evidence from sampling."""
+    own = entry.get("fastvrrp", {})
+    if "other_masters" in own:
+        return int(own["other_masters"])
+    data = entry["data"]
+    return state.split_brain(str(data["iname"]), float(data.get("master_adver_int") or 1.0), now)
 
 
 def _lateness(out: Exposition, instances: list[dict[str, Any]],
