@@ -494,16 +494,19 @@ def _misc_user(ctx: Context, st: Statement, out: Raw) -> None:
 
 
 def _hex(ctx: Context, st: Statement, text: str, wildcard: bool) -> bytes | None:
-    digits = text.replace(" ", "")
-    if wildcard:
-        digits = digits.replace("X", "0").replace("x", "0")
-    if len(digits) % 2:
-        digits += "0"
-    try:
-        return bytes.fromhex(digits)
-    except ValueError:
-        ctx.diagnostics.error(st.location, f"invalid hex string '{text}'")
-        return None
+    """keepalived's free-form hex: pairs per word, a lone last digit is a byte of its own
+    ("Ab12f 3" is AB 12 0F 03); with `wildcard`, X nibbles (ignored in replies) read as 0."""
+    out = bytearray()
+    for word in text.split():
+        if wildcard:
+            word = word.replace("X", "0").replace("x", "0")
+        pairs = [word[i:i + 2] for i in range(0, len(word), 2)]
+        try:
+            out.extend(int(pair, 16) for pair in pairs)
+        except ValueError:
+            ctx.diagnostics.error(st.location, f"invalid hex string '{text}'")
+            return None
+    return bytes(out)
 
 
 def _payload(ctx: Context, st: Statement, out: Raw) -> None:
