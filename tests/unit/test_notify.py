@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import stat
+import tempfile
 import time
 from pathlib import Path
 
@@ -223,3 +225,36 @@ def test_alert_text_is_keepalived_s() -> None:
     group = group_alert(g, "G1", "FAULT")
     assert group is not None
     assert group.subject == "[LVS_MASTER] VRRP Group G1 - Entering FAULT state"
+
+
+def test_scripts_run_as_their_user() -> None:
+    if os.geteuid() != 0:
+        return  # only root can switch users
+    # pytest's tmp_path is not reachable by `nobody`: use a fresh directory under /tmp.
+    base = Path(tempfile.mkdtemp(prefix="fvnotify"))
+    try:
+        run_as_nobody(base)
+    finally:
+        shutil.rmtree(base)
+
+
+def run_as_nobody(tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    out = shared / "who"
+    path = tmp_path / "who.sh"
+    path.write_text(f"#!/bin/sh\nid -un > {out}\nid -G >> {out}\n")
+    path.chmod(0o755)
+
+    async def main() -> None:
+        runner = ScriptRunner(LOG, GlobalDefs(script_user="nobody"))
+        task = runner.run(Command(str(path)))
+        assert task is not None
+        await task
+
+    asyncio.run(main())
+    name, groups = out.read_text().split("\n", 1)
+    assert name == "nobody"
+    assert "0" not in groups.split()  # root's groups were dropped

@@ -94,7 +94,8 @@ class ScriptRunner:
         self.logger = logger
         self.global_defs = global_defs or GlobalDefs()
         self._tasks: set[asyncio.Task[object]] = set()
-        self._running: set[asyncio.subprocess.Process] = set()
+        # Check scripts in flight: killed on close. Notify scripts are left to finish.
+        self._checks: set[asyncio.subprocess.Process] = set()
         self._verdicts: dict[tuple[str, int | None], str | None] = {}
 
     # --- public API ---------------------------------------------------------------------
@@ -126,6 +127,7 @@ class ScriptRunner:
         except OSError as exc:
             self.logger.warning("Failed to exec %s: %s", argv[0], exc.strerror)
             return ScriptResult(None, error=exc.strerror)
+        self._checks.add(proc)
         try:
             code = await asyncio.wait_for(proc.wait(), timeout)
         except asyncio.TimeoutError:
@@ -136,15 +138,19 @@ class ScriptRunner:
             await self._kill(proc)  # the tracker stopped: the check must not outlive it
             raise
         finally:
-            self._running.discard(proc)
+            self._checks.discard(proc)
         return ScriptResult(code)
 
     async def close(self, grace: float = 1.0) -> None:
-        """Wait up to `grace` seconds for running scripts, then kill the rest and reap them."""
+        """Kill running checks; give notify scripts `grace` seconds, then stop waiting for them.
+
+        A notify script still running is not killed (keepalived leaves them too); the loop's
+        child watcher still reaps it when it exits.
+        """
+        for proc in list(self._checks):
+            await self._kill(proc)
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=grace)
-        for proc in list(self._running):
-            await self._kill(proc)
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -223,7 +229,6 @@ class ScriptRunner:
             group=who.gid,
             extra_groups=[] if who.gid is not None else None,
         )
-        self._running.add(proc)
         return proc
 
     def _switch_to(self, command: Command) -> Identity:
@@ -242,10 +247,7 @@ class ScriptRunner:
         except OSError as exc:
             self.logger.warning("Failed to exec %s: %s", argv[0], exc.strerror)
             return None
-        try:
-            code = await proc.wait()
-        finally:
-            self._running.discard(proc)
+        code = await proc.wait()
         if code != 0:
             self.logger.info("Script %s exited with status %d", command.command, code)
         return code
@@ -263,4 +265,3 @@ class ScriptRunner:
         # The script is gone; make sure children it left in its session go too.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        self._running.discard(proc)

@@ -169,11 +169,11 @@ class VrrpNotifier:
                 self.group_changed(name, "STOP")
         if self._stop_tasks:
             await asyncio.wait(self._stop_tasks, timeout=STOP_SCRIPT_WAIT)
+        for fifo in self.fifos:
+            fifo.close()  # its reader script sees end-of-file and exits by itself
+        self.fifos.clear()
         await self.runner.close(grace=0.2)
         await self.smtp.close(grace=0.5)
-        for fifo in self.fifos:
-            fifo.close()
-        self.fifos.clear()
 
     def _run_scripts(
         self, block: VrrpInstance | VrrpSyncGroup, kind: str, state: str, priority: int
