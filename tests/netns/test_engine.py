@@ -173,6 +173,7 @@ def test_v2_pass_auth_elects_and_a_wrong_password_is_counted_and_ignored(
     # r3 accepts nothing: r1's and r2's adverts fail its password check, so none is counted.
     # (r3 then claims master itself; its adverts fail r1's and r2's check in turn.)
     assert stat(r3, "advert_rcvd") == 0
+    assert "received an invalid passwd!" in {e.reason for e in r3.events() if e.kind == "drop"}
     assert state(r2) == BACKUP
     assert VIP in lab.addresses("r1", "eth0")
     assert VIP not in lab.addresses("r2", "eth0")
@@ -297,6 +298,13 @@ def test_bad_adverts_are_counted_by_keepalived_name_and_ignored(
         assert stat(r1, "invalid_type_rcvd") == 1
         assert state(r1) == BACKUP
         assert status(r1)["data"]["master_addr"] is None
+        drops = {e.reason for e in r1.events() if e.kind == "drop"}
+        assert drops >= {
+            "invalid TTL/HL. Received 64 and expect 255",
+            "vrrp packet too short, length 26 and expect 32",
+            "Invalid packet type. 2 and expect 1",
+            "ip address associated with VRID 51 not present in MASTER advert : 198.18.0.100",
+        }, drops
 
         # A good advert from a higher priority is followed.
         send(good)

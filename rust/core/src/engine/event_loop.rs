@@ -22,6 +22,7 @@ use super::EngineError;
 use crate::fsm::{
     Action, AddressListCheck, Input, Instance, InstanceConfig, Reason, StartState, State, Timestamp,
 };
+use crate::wire::vrrp::Error as WireError;
 use crate::wire::{self, arp, ndisc};
 
 const TOKEN_COMMANDS: u64 = 0;
@@ -32,6 +33,8 @@ const TOKEN_FIRST_CHANNEL: u64 = 3;
 const RECV_BUDGET: usize = 64;
 const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
 const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// At most one `drop` event per instance and reason in this time.
+const DROP_REPORT_INTERVAL_NS: u64 = 1_000_000_000;
 /// Bound on paced gratuitous packets waiting per instance.
 const MAX_QUEUED_GRATUITOUS: usize = 4096;
 
@@ -80,6 +83,29 @@ fn now() -> Timestamp {
     Timestamp::from_nanos(sys::monotonic_ns())
 }
 
+/// Why an advert was dropped, for rate-limiting the `drop` events.
+#[derive(Clone, Copy)]
+enum DropKind {
+    Length,
+    Ttl,
+    PeerTtl,
+    UnknownPeer,
+    Version,
+    AuthType,
+    AuthMismatch,
+    Password,
+    Interval,
+    Type,
+    AddressCount,
+    Checksum,
+    IntervalMismatch,
+    AddressList,
+}
+
+impl DropKind {
+    const COUNT: usize = DropKind::AddressList as usize + 1;
+}
+
 /// The sources of a fault; the FSM sees one level (Fault while any is set).
 #[derive(Default)]
 struct Faults {
@@ -115,6 +141,8 @@ struct Slot {
     /// VIP indices waiting for their paced gratuitous packet.
     garp_queue: VecDeque<usize>,
     garp_due: Option<Timestamp>,
+    /// When each kind of drop was last reported (ns; 0: never).
+    drop_reported: [u64; DropKind::COUNT],
     /// The last takeover by timer: deadline to first gratuitous packet sent (ns).
     takeover_garp_ns: u64,
     /// The last VIP add through netlink, all VIPs and acks (ns).
@@ -419,6 +447,7 @@ impl Runtime {
             sending_failed: false,
             garp_queue: VecDeque::new(),
             garp_due: None,
+            drop_reported: [0; DropKind::COUNT],
             missing_source_reported: false,
             takeover_garp_ns: 0,
             vip_add_ns: 0,
@@ -1089,6 +1118,7 @@ impl Runtime {
                     got.dst.unwrap_or_else(|| group(IpFamily::Inet6)),
                 ),
             };
+            let ip_header_len = data.len() - payload.len();
             let Some(&vrid) = payload.get(1) else {
                 continue;
             };
@@ -1097,12 +1127,23 @@ impl Runtime {
                 let Some(&id) = self.demux.get(&(key.0, key.1, vrid)).and_then(|v| v.get(k)) else {
                     break;
                 };
-                self.advert_for(id, now, got.src, dst, ttl, got.truncated, payload);
+                self.advert_for(
+                    id,
+                    now,
+                    got.src,
+                    dst,
+                    ttl,
+                    got.truncated,
+                    ip_header_len,
+                    payload,
+                );
             }
         }
         self.rxbuf = buf;
     }
 
+    /// Check one received advert for instance `id` and hand it to the FSM, or count (and report)
+    /// why it is dropped, in keepalived's order and words.
     #[allow(clippy::too_many_arguments)]
     fn advert_for(
         &mut self,
@@ -1112,6 +1153,7 @@ impl Runtime {
         dst: IpAddr,
         ttl: Option<u8>,
         truncated: bool,
+        ip_header_len: usize,
         payload: &[u8],
     ) {
         let own = |a: &IpAddr, ifindex: Option<u32>| {
@@ -1132,47 +1174,154 @@ impl Runtime {
             .and_then(|i| slot.spec.unicast_peer_ttl.get(i))
             .copied();
         let expected_auth = slot.spec.auth;
+        let our_version = wire_version(slot.spec.version);
+        let our_count = slot.vip_addrs.len();
+        let byte = |i: usize| payload.get(i).copied().unwrap_or(0);
+        let received = ip_header_len + payload.len();
         let Some(slot) = self.slot_mut(id) else {
             return;
         };
         if truncated {
             slot.stats.packet_len_err += 1;
-            return;
+            return self.report_drop(id, DropKind::Length, || {
+                format!("vrrp packet too long, length {received} and more")
+            });
         }
+        let ttl_shown = ttl.map_or(-1, i32::from);
         if unicast {
             if peer.is_none() {
                 slot.stats.unknown_peer += 1;
-                return;
+                return self.report_drop(id, DropKind::UnknownPeer, || {
+                    format!("unicast source address {src} not a unicast peer")
+                });
             }
             // keepalived's per-peer `min_ttl`/`max_ttl`; no range configured: any TTL.
             if let Some((lo, hi)) = ttl_range {
                 if !ttl.is_some_and(|t| (lo..=hi).contains(&t)) {
                     slot.stats.ip_ttl_err += 1;
-                    return;
+                    return self.report_drop(id, DropKind::PeerTtl, || {
+                        format!("TTL/HL {ttl_shown} not in range {lo} - {hi}")
+                    });
                 }
             }
         } else if ttl != Some(255) {
             slot.stats.ip_ttl_err += 1;
-            return;
+            return self.report_drop(id, DropKind::Ttl, || {
+                format!("invalid TTL/HL. Received {ttl_shown} and expect 255")
+            });
+        }
+        let version = byte(0) >> 4;
+        if payload.len() >= wire::vrrp::HEADER_LEN && version != our_version as u8 {
+            slot.stats.version_err += 1;
+            let ours = our_version as u8;
+            return self.report_drop(id, DropKind::Version, || {
+                format!("wrong version. Received {version} and expect {ours}")
+            });
         }
         let advert = match wire::parse(payload, src, dst, Some(&expected_auth)) {
             Ok(a) => a,
             Err(e) => {
                 slot.stats.count(e);
-                return;
+                let (kind, count, auth) = (byte(0) & 0x0f, byte(3), byte(4));
+                let ours = expected_auth.kind as u8;
+                let expected = ip_header_len
+                    + wire::vrrp::message_len(
+                        our_version,
+                        wire::Family::of(&src),
+                        usize::from(count),
+                    );
+                return match e {
+                    WireError::Length | WireError::Family => {
+                        self.report_drop(id, DropKind::Length, || {
+                            let size = if received > expected { "long" } else { "short" };
+                            format!("vrrp packet too {size}, length {received} and expect {expected}")
+                        })
+                    }
+                    WireError::Version => self.report_drop(id, DropKind::Version, || {
+                        format!("wrong version. Received {version} and expect {}", our_version as u8)
+                    }),
+                    WireError::AuthTypeUnknown => self.report_drop(id, DropKind::AuthType, || {
+                        format!("Invalid auth type: {auth}")
+                    }),
+                    WireError::AuthTypeMismatch => self.report_drop(id, DropKind::AuthMismatch, || {
+                        format!("received a {auth} auth, expecting {ours}!")
+                    }),
+                    WireError::Auth => self.report_drop(id, DropKind::Password, || {
+                        "received an invalid passwd!".to_owned()
+                    }),
+                    WireError::Interval => self.report_drop(id, DropKind::Interval, || {
+                        "advertisement interval is zero".to_owned()
+                    }),
+                    WireError::Type => self.report_drop(id, DropKind::Type, || {
+                        format!("Invalid packet type. {kind} and expect 1")
+                    }),
+                    WireError::AddressCount | WireError::AddressList => {
+                        self.report_drop(id, DropKind::AddressCount, || {
+                            format!("received an unexpected ip number count {count}, expected {our_count}!")
+                        })
+                    }
+                    WireError::Checksum => self.report_drop(id, DropKind::Checksum, || {
+                        format!("Invalid VRRPv{version} checksum")
+                    }),
+                };
             }
         };
-        if advert.version != wire_version(slot.spec.version) {
-            slot.stats.version_err += 1;
-            return;
-        }
+        let addresses_match = advert.addresses.same_set(&slot.vip_addrs);
+        let their_count = advert.addresses.len();
+        let missing = slot
+            .vip_addrs
+            .iter()
+            .find(|v| !advert.addresses.contains(v))
+            .copied();
+        let vrid = slot.spec.vrid;
+        let their_interval = advert.interval_cs;
+        let before = *slot.fsm.stats();
         let input = Input::AdvertReceived {
             src,
             priority: advert.priority,
             interval_cs: advert.interval_cs,
-            addresses_match: advert.addresses.same_set(&slot.vip_addrs),
+            addresses_match,
         };
         self.feed(id, now, input, None);
+        // The FSM's own drops (v2 interval, address list), in keepalived's words.
+        let Some(slot) = self.slot(id) else { return };
+        let after = *slot.fsm.stats();
+        let ours = slot.spec.advert_interval_cs;
+        if after.advert_interval_err > before.advert_interval_err {
+            self.report_drop(id, DropKind::IntervalMismatch, || {
+                format!(
+                    "advertisement interval mismatch mine={} sec rcv'd={} sec",
+                    ours / 100,
+                    their_interval / 100
+                )
+            });
+        } else if after.addr_list_err > before.addr_list_err {
+            self.report_drop(id, DropKind::AddressList, || match missing {
+                Some(vip) if their_count == our_count => {
+                    format!("ip address associated with VRID {vrid} not present in MASTER advert : {vip}")
+                }
+                _ => format!("expected {our_count} VIPs but received {their_count}"),
+            });
+        }
+    }
+
+    /// Report a dropped advert as a `drop` event, at most once a second per instance and reason:
+    /// a misconfigured peer at 10 ms would otherwise flood the log.
+    fn report_drop(&mut self, id: usize, kind: DropKind, message: impl FnOnce() -> String) {
+        let now_ns = sys::monotonic_ns();
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        let Some(last) = slot.drop_reported.get_mut(kind as usize) else {
+            return;
+        };
+        if *last != 0 && now_ns.saturating_sub(*last) < DROP_REPORT_INTERVAL_NS {
+            return;
+        }
+        *last = now_ns;
+        let (state, prio) = (state_name(slot.fsm.state()), slot.fsm.effective_priority());
+        let name = slot.spec.name.clone();
+        self.event("drop", name, state, state, message(), prio);
     }
 
     // -----------------------------------------------------------------------------------------

@@ -261,7 +261,9 @@ impl InstanceSpec {
 /// What the engine reports to Python.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
-    /// `transition`, `fault` (a fault source appeared or cleared) or `warning`.
+    /// `transition`; `fault` (a fault source appeared or cleared); `drop` (an advert failed a
+    /// receive check: the reason is keepalived's log text, at most once a second per instance
+    /// and check); `warning` (the engine could not do something: send, add a VIP, ...).
     pub kind: &'static str,
     pub instance: String,
     /// `INIT`, `BACKUP`, `MASTER`, `FAULT`, or `STOP` (new state of a stopped or removed
