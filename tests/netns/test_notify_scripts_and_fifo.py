@@ -74,8 +74,9 @@ def lines(path: Path) -> list[str]:
 
 def test_notify_arguments_and_fifo_lines_in_order(lab: Lab) -> None:
     d1, r1 = start_node(lab, "r1", 100)
-    d2, _ = start_node(lab, "r2", 90)
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
+    d2, _ = start_node(lab, "r2", 90)  # after r1 is master: no election race at startup
+    assert lab.wait_for(lambda: len(lines(d2 / "fifo.out")) >= 1, timeout=3)
 
     lab.link_down("r1")
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r2"], timeout=3)
@@ -84,6 +85,7 @@ def test_notify_arguments_and_fifo_lines_in_order(lab: Lab) -> None:
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
     r1.stop()
     assert lab.wait_for(lambda: len(lines(d1 / "notify.out")) >= 6, timeout=3)
+    assert lab.wait_for(lambda: len(lines(d1 / "state.out")) >= 6, timeout=3)
 
     r1_states = ["BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER", "STOP"]
     assert lines(d1 / "notify.out") == [f"INSTANCE VI_1 {s} 100" for s in r1_states]
@@ -92,6 +94,7 @@ def test_notify_arguments_and_fifo_lines_in_order(lab: Lab) -> None:
 
     # r2: takes over on r1's link down, yields on r1's return, takes over when r1 stops.
     assert lab.wait_for(lambda: len(lines(d2 / "fifo.out")) >= 4, timeout=3)
+    assert lab.wait_for(lambda: len(lines(d2 / "notify.out")) >= 4, timeout=3)
     r2_states = ["BACKUP", "MASTER", "BACKUP", "MASTER"]
     assert lines(d2 / "notify.out") == [f"INSTANCE VI_1 {s} 90" for s in r2_states]
     assert lines(d2 / "fifo.out") == [f'INSTANCE "VI_1" {s} 90' for s in r2_states]

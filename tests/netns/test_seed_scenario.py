@@ -118,9 +118,9 @@ def page(lab: Lab) -> str | None:
 
 def test_check_script_demotes_the_master_and_notify_moves_the_web_server(lab: Lab) -> None:
     r1 = setup_node(lab, "r1", "MASTER", 100)
-    r2 = setup_node(lab, "r2", "BACKUP", 90)
-
     assert lab.wait_for(lambda: page(lab) == "served by r1", timeout=15, interval=0.2)
+    r2 = setup_node(lab, "r2", "BACKUP", 90)  # after r1 is master: no election race
+    assert lab.wait_for(lambda: (r2 / "role").exists(), timeout=5)
     assert lab.holders(VIP) == ["r1"]
     assert (r2 / "role").read_text().strip() == "backup"  # notify_backup ran at startup
 

@@ -84,8 +84,9 @@ def test_a_member_fault_moves_the_whole_group_and_the_group_notifies(lab: Lab) -
     lab.run("r1", ["ip", "link", "set", "trk0p", "up"])
     lab.run("r1", ["ip", "link", "set", "trk0", "up"])
     d1 = start(lab, "r1", 100, tracking="    track_interface {\n        trk0\n    }")
-    start(lab, "r2", 90)
     assert lab.wait_for(lambda: both_on(lab, "r1"), timeout=6)
+    d2 = start(lab, "r2", 90)  # after r1 is master: no election race at startup
+    assert lab.wait_for(lambda: len(lines(d2 / "fifo.out")) >= 3, timeout=3)
 
     # Only VI_2 tracks trk0, but VI_1 goes with it: the peer gets both VIPs.
     lab.run("r1", ["ip", "link", "set", "trk0", "down"])
