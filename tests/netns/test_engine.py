@@ -396,3 +396,37 @@ def test_unicast_peer_ttl_range_is_checked(lab: Lab, engine_in: EngineFactory) -
     r2.start()
     assert lab.wait_for(lambda: stat(r2, "ip_ttl_err") >= 2, 2.0)
     assert stat(r2, "advert_rcvd") == 0
+
+
+def test_update_instance_diffs_a_masters_vips_without_an_election(
+    lab: Lab, engine_in: EngineFactory
+) -> None:
+    vip2, vip3 = "198.18.0.101", "198.18.0.102"
+    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
+    before = [(VIP, 24, None, None, None), (vip2, 24, None, None, None)]
+    after = [(VIP, 24, None, None, None), (vip3, 24, None, None, None)]
+    r1.add_instance(spec(priority=150, vips=before))
+    r2.add_instance(spec(priority=100, vips=before))
+    r1.start()
+    r2.start()
+    assert wait_state(r1, MASTER) and wait_state(r2, BACKUP)
+    assert lab.wait_for(lambda: {VIP, vip2} <= lab.addresses("r1", "eth0"), 1.0)
+    r1.events()
+
+    with lab.capture(duration=3.0) as cap:
+        r1.update_instance("VI_1", spec(name="VI_RENAMED", priority=150, vips=after))
+        r2.update_instance("VI_1", spec(priority=100, vips=after))
+        garp = cap.wait_for(lambda p: p.kind is PacketKind.ARP and p.target_ip == vip3, 1.0)
+    assert garp is not None, "the new VIP was not announced"
+    addresses = lab.addresses("r1", "eth0")
+    assert {VIP, vip3} <= addresses and vip2 not in addresses
+    assert state(r1, "VI_RENAMED") == MASTER
+    assert stat(r1, "become_master", "VI_RENAMED") == 1
+    assert not transitions(r1.events())
+    assert state(r2) == BACKUP
+
+    # A higher priority on the backup is a priority change: it preempts, no restart.
+    r2.update_instance("VI_1", spec(priority=200, vips=after))
+    assert wait_state(r2, MASTER, timeout=2.0)
+    assert status(r2)["data"]["base_priority"] == 200
+    assert ("BACKUP", "MASTER", "preempt") in transitions(r2.events())

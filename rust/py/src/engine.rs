@@ -254,6 +254,15 @@ impl Engine {
             .map_err(to_py_err)
     }
 
+    /// Replace instance `name`'s spec (reload) keeping its state: a master keeps its role, its
+    /// VIPs are diffed and the new ones announced. Changes the FSM cannot take in place (interval,
+    /// preempt, ...) make a master hand over (priority 0) and come back as at startup.
+    fn update_instance(&self, py: Python<'_>, name: &str, spec: &InstanceSpec) -> PyResult<()> {
+        let spec = spec.inner.clone();
+        py.detach(|| self.inner.update_instance(name, spec))
+            .map_err(to_py_err)
+    }
+
     /// Remove an instance: a master sends priority 0 and removes its VIPs.
     fn remove_instance(&self, py: Python<'_>, name: &str) -> PyResult<()> {
         py.detach(|| self.inner.remove_instance(name))

@@ -15,7 +15,7 @@ use std::sync::{Mutex, PoisonError};
 
 use super::netlink::{self, AddrOp, AddrRequest, Change, Link, Rtnl, RtnlEvents};
 use super::socket::{self, group, is_link_local, split_ipv4};
-use super::spec::{Event, InstanceSpec, InstanceStatus, IpFamily};
+use super::spec::{Event, InstanceSpec, InstanceStatus, IpFamily, Vip};
 use super::stats::{Lateness, PacketStats};
 use super::sys;
 use super::EngineError;
@@ -41,6 +41,8 @@ const MAX_QUEUED_GRATUITOUS: usize = 4096;
 /// Something the handle asks of the runtime.
 pub enum Request {
     Add(Box<InstanceSpec>),
+    /// Replace the spec of the instance with this name.
+    Update(String, Box<InstanceSpec>),
     Remove(String),
     SetPriority(String, u8),
     SetFault(String, bool, String),
@@ -324,6 +326,7 @@ impl Runtime {
     pub fn apply(&mut self, req: Request) -> Result<Reply, EngineError> {
         match req {
             Request::Add(spec) => self.add(*spec).map(|()| Reply::Done),
+            Request::Update(name, spec) => self.update(&name, *spec).map(|()| Reply::Done),
             Request::Remove(name) => {
                 let id = self.id(&name)?;
                 self.remove(id);
@@ -551,6 +554,28 @@ impl Runtime {
                 return;
             }
         }
+        let (devs, requests) = self.vip_targets(&name, &vips, send_ifindex);
+        self.demux
+            .entry((ifindex, family, vrid))
+            .or_default()
+            .push(id);
+        if let Some(slot) = self.slot_mut(id) {
+            slot.ifindex = Some(ifindex);
+            slot.send_ifindex = Some(send_ifindex);
+            slot.vip_ifindex = devs;
+            slot.vip_requests = requests;
+        }
+        self.refresh_source(id);
+    }
+
+    /// Where each VIP goes (its `dev`, else the sending interface) and the netlink requests for
+    /// those whose interface exists; a missing one is a warning.
+    fn vip_targets(
+        &mut self,
+        name: &str,
+        vips: &[Vip],
+        send_ifindex: u32,
+    ) -> (Vec<Option<u32>>, Vec<AddrRequest>) {
         let devs: Vec<Option<u32>> = vips
             .iter()
             .map(|v| {
@@ -571,21 +596,129 @@ impl Runtime {
                 }),
                 None => {
                     let dev = v.dev.as_deref().unwrap_or_default();
-                    self.warn(&name, format!("VIP {}: interface {dev} not found", v.addr));
+                    self.warn(name, format!("VIP {}: interface {dev} not found", v.addr));
                 }
             }
         }
-        self.demux
-            .entry((ifindex, family, vrid))
-            .or_default()
-            .push(id);
-        if let Some(slot) = self.slot_mut(id) {
-            slot.ifindex = Some(ifindex);
-            slot.send_ifindex = Some(send_ifindex);
-            slot.vip_ifindex = devs;
-            slot.vip_requests = requests;
+        (devs, requests)
+    }
+
+    /// Replace an instance's spec keeping its state and timers where the FSM allows it: VIPs,
+    /// auth, peers and the name change in place (a master's VIPs are diffed, the new ones
+    /// announced); a priority change is a priority input. Other FSM settings rebuild a
+    /// non-master, and make a master hand over (remove and add), as would a different
+    /// interface, VRID, family or unicast mode.
+    fn update(&mut self, name: &str, spec: InstanceSpec) -> Result<(), EngineError> {
+        spec.validate().map_err(EngineError::Spec)?;
+        let id = self.id(name)?;
+        if spec.name != name && self.by_name.contains_key(&spec.name) {
+            return Err(EngineError::Duplicate(spec.name));
         }
-        self.refresh_source(id);
+        let Some(slot) = self.slot(id) else {
+            return Err(EngineError::UnknownInstance(name.to_owned()));
+        };
+        let old = &slot.spec;
+        let same_identity = old.ifname == spec.ifname
+            && old.send_ifname == spec.send_ifname
+            && old.family == spec.family
+            && old.vrid == spec.vrid
+            && old.is_unicast() == spec.is_unicast();
+        let current = *slot.fsm.config();
+        let wanted = fsm_config(&spec, current.primary_address);
+        let priority_changed = current.priority != wanted.priority;
+        let owner_involved = priority_changed && (old.priority == 255 || spec.priority == 255);
+        let same_fsm = InstanceConfig {
+            priority: wanted.priority,
+            ..current
+        } == wanted
+            && spec.unicast_src == old.unicast_src;
+        let state = slot.fsm.state();
+        if !same_identity || (state == State::Master && (!same_fsm || owner_involved)) {
+            self.remove(id);
+            return self.add(spec);
+        }
+        let rebuild = !same_fsm || owner_involved;
+        let old_requests = slot.vip_requests.clone();
+        let old_name = slot.spec.name.clone();
+        let send_ifindex = slot.send_ifindex;
+        self.drop_gratuitous(id);
+        let (devs, requests) = match send_ifindex {
+            Some(send_ifindex) => self.vip_targets(&spec.name, &spec.vips, send_ifindex),
+            None => (Vec::new(), Vec::new()),
+        };
+        self.by_name.remove(&old_name);
+        self.by_name.insert(spec.name.clone(), id);
+        let Some(slot) = self.slot_mut(id) else {
+            return Ok(());
+        };
+        slot.vip_addrs = spec.vips.iter().map(|v| v.addr).collect();
+        slot.vip_ifindex = devs;
+        slot.vip_requests = requests;
+        if rebuild {
+            slot.fsm = Instance::new(fsm_config(&spec, current.primary_address));
+            slot.spec = spec;
+            if let Some(at) = slot.deadline.take() {
+                self.timers.remove(&(at, id));
+            }
+            if self.started {
+                self.start_one(id);
+            }
+            return Ok(());
+        }
+        let new_priority = spec.priority;
+        slot.spec = spec;
+        if state == State::Master {
+            self.diff_master_vips(id, &old_requests);
+        }
+        if priority_changed {
+            self.feed(id, now(), Input::SetPriority(new_priority), None);
+        }
+        Ok(())
+    }
+
+    /// A master whose VIP list changed: remove the gone VIPs, add the new ones and announce them.
+    fn diff_master_vips(&mut self, id: usize, old: &[AddrRequest]) {
+        let same = |a: &AddrRequest, b: &AddrRequest| {
+            a.ifindex == b.ifindex && a.addr == b.addr && a.prefix == b.prefix
+        };
+        let Some(slot) = self.slot(id) else { return };
+        let gone: Vec<AddrRequest> = old
+            .iter()
+            .filter(|o| !slot.vip_requests.iter().any(|n| same(o, n)))
+            .cloned()
+            .collect();
+        let added: Vec<AddrRequest> = slot
+            .vip_requests
+            .iter()
+            .filter(|n| !old.iter().any(|o| same(o, n)))
+            .cloned()
+            .collect();
+        let announce: Vec<usize> = slot
+            .vip_addrs
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| added.iter().any(|r| r.addr == **a))
+            .map(|(i, _)| i)
+            .collect();
+        for (op, reqs) in [(AddrOp::Remove, gone), (AddrOp::Add, added)] {
+            let mut results = Vec::new();
+            let outcome = self.rtnl.change_addrs(op, &reqs, &mut results);
+            let failed = outcome.err().map(|e| e.to_string()).or_else(|| {
+                results
+                    .iter()
+                    .find_map(|r| r.as_ref().err().map(ToString::to_string))
+            });
+            if let Some(e) = failed {
+                let name = self
+                    .slot(id)
+                    .map(|s| s.spec.name.clone())
+                    .unwrap_or_default();
+                self.warn(&name, format!("reload: cannot change VIPs: {e}"));
+            }
+        }
+        for vip in announce {
+            self.send_gratuitous_one(id, vip);
+        }
     }
 
     /// Forget an instance's interfaces (removed, or the instance goes away).
@@ -1494,7 +1627,8 @@ fn status_of(slot: &Slot) -> InstanceStatus {
             State::Backup
         }
         .keepalived_code(),
-        base_priority: fsm.base_priority(),
+        // The configured priority: a reload changes it through a priority input.
+        base_priority: slot.spec.priority,
         effective_priority: fsm.effective_priority(),
         adver_int: secs(fsm.advert_interval_cs()),
         master_adver_int: secs(fsm.master_advert_interval_cs()),

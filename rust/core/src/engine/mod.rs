@@ -176,6 +176,14 @@ impl Engine {
         self.call(Request::Add(Box::new(spec))).map(drop)
     }
 
+    /// Replace the spec of instance `name` (reload), keeping its state where possible; see
+    /// the runtime's `update` for what is kept.
+    pub fn update_instance(&self, name: &str, spec: InstanceSpec) -> Result<(), EngineError> {
+        spec.validate().map_err(EngineError::Spec)?;
+        self.call(Request::Update(name.to_owned(), Box::new(spec)))
+            .map(drop)
+    }
+
     /// Remove an instance; a master sends priority 0 and removes its VIPs first.
     pub fn remove_instance(&self, name: &str) -> Result<(), EngineError> {
         self.call(Request::Remove(name.to_owned())).map(drop)
