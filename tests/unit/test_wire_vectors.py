@@ -11,6 +11,7 @@ import pytest
 from scapy.layers.inet import IP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.vrrp import VRRP, VRRPv3
+from scapy.packet import Packet
 
 from fastvrrp import wire
 
@@ -92,6 +93,7 @@ def test_scapy_agrees_on_keepalived_adverts(
 ) -> None:
     payload = bytes.fromhex(captured["payload"])
     src, dst = captured["src"], captured["dst"]
+    pkt: Packet
     if config["family"] == "ipv4":
         pkt = IP(bytes(IP(src=src, dst=dst, proto=112) / payload))
     else:
