@@ -1,4 +1,7 @@
-"""vrrp_track_process: how many matching processes run, from a /proc scan every `POLL` seconds.
+"""vrrp_track_process: how many matching processes run, from /proc read every `POLL` seconds.
+
+Each poll lists /proc and reads only processes it has not seen settle (see `ProcessTable`), so
+a poll costs a directory listing, not a read of every process.
 
 A process matches on its name (/proc/PID/comm) unless parameters or `full_command` are given;
 then /proc/PID/cmdline is compared (exactly, or `partial`/`initial` for the parameters).
@@ -47,27 +50,74 @@ def matches(block: TrackProcess, comm: str, cmdline: Sequence[str]) -> bool:
     return args[: len(want) - 1] == want[:-1] and args[len(want) - 1].startswith(want[-1])
 
 
+def read_process(pid: int) -> tuple[str, list[str]] | None:
+    """A process's name and argv from /proc; None for kernel threads and vanished processes."""
+    try:
+        with open(f"/proc/{pid}/comm", "rb") as handle:
+            comm = handle.read().decode(errors="replace").rstrip("\n")
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            raw = handle.read()
+    except OSError:
+        return None
+    if not raw:
+        return None
+    return comm, [a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")]
+
+
+class ProcessTable:
+    """What runs, from /proc, read incrementally: only new processes are read.
+
+    A process is read again on its first `YOUNG_SCANS` scans (a fork's child usually execs right
+    away), and every process is read again every `FULL_EVERY` scans (a renamed process).
+    """
+
+    YOUNG_SCANS = 5
+    FULL_EVERY = 50
+
+    def __init__(self) -> None:
+        self.processes: dict[int, tuple[str, list[str]]] = {}
+        self._seen: dict[int, int] = {}
+        self._scans = 0
+
+    def refresh(self) -> None:
+        """Bring the table up to date with /proc."""
+        self._scans += 1
+        full = self._scans % self.FULL_EVERY == 0
+        own = os.getpid()
+        live = {int(e) for e in os.listdir("/proc") if e.isdigit()}
+        live.discard(own)
+        for pid in list(self.processes):
+            if pid not in live:
+                del self.processes[pid]
+        for pid in list(self._seen):
+            if pid not in live:
+                del self._seen[pid]
+        for pid in live:
+            seen = self._seen.get(pid, 0)
+            if seen >= self.YOUNG_SCANS and not full:
+                continue
+            self._seen[pid] = seen + 1
+            info = read_process(pid)
+            if info is None:
+                self.processes.pop(pid, None)
+            else:
+                self.processes[pid] = info
+
+    def counts(self, blocks: Sequence[TrackProcess]) -> dict[str, int]:
+        """How many processes match each block, by block name."""
+        counts = {b.name: 0 for b in blocks}
+        for comm, cmdline in self.processes.values():
+            for block in blocks:
+                if matches(block, comm, cmdline):
+                    counts[block.name] += 1
+        return counts
+
+
 def scan(blocks: Sequence[TrackProcess]) -> dict[str, int]:
-    """How many running processes match each block, by block name."""
-    counts = {b.name: 0 for b in blocks}
-    own = os.getpid()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == own:
-            continue
-        try:
-            with open(f"/proc/{entry}/comm", "rb") as handle:
-                comm = handle.read().decode(errors="replace").rstrip("\n")
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                raw = handle.read()
-        except OSError:
-            continue
-        if not raw:
-            continue  # kernel threads and zombies
-        cmdline = [a.decode(errors="replace") for a in raw.rstrip(b"\0").split(b"\0")]
-        for block in blocks:
-            if matches(block, comm, cmdline):
-                counts[block.name] += 1
-    return counts
+    """How many running processes match each block, from a fresh read of /proc."""
+    table = ProcessTable()
+    table.refresh()
+    return table.counts(blocks)
 
 
 class ProcessTracker(Tracker):
@@ -117,6 +167,7 @@ class ProcessWatcher:
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
         self.trackers: list[ProcessTracker] = []
+        self._table = ProcessTable()
         self._task: asyncio.Task[None] | None = None
 
     def add(self, tracker: ProcessTracker) -> None:
@@ -128,7 +179,8 @@ class ProcessWatcher:
         if not self.trackers:
             return
         loop = asyncio.get_running_loop()
-        counts = scan([t.block for t in self.trackers])
+        self._table.refresh()
+        counts = self._table.counts([t.block for t in self.trackers])
         for tracker in self.trackers:
             tracker.update(counts[tracker.name], loop.time(), first=True)
         self._task = loop.create_task(self._loop())
@@ -146,6 +198,7 @@ class ProcessWatcher:
         blocks = [t.block for t in self.trackers]
         while True:
             await asyncio.sleep(POLL)
-            counts = await asyncio.to_thread(scan, blocks)
+            self._table.refresh()
+            counts = self._table.counts(blocks)
             for tracker in self.trackers:
                 tracker.update(counts[tracker.name], loop.time())
