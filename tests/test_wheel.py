@@ -40,8 +40,10 @@ def build_wheel(out: Path) -> Path:
     maturin = Path(sys.executable).with_name("maturin")
     if not maturin.exists():
         pytest.skip("maturin is not installed next to this interpreter (run tools/setup)")
-    subprocess.run([str(maturin), "build", "--release", "-q", "-o", str(out)], cwd=ROOT,
-                   check=True, timeout=900)
+    argv = [str(maturin), "build", "--release", "-q", "-o", str(out)]
+    # A concurrent `maturin develop` shares target/ and can move the library under us: retry once.
+    if subprocess.run(argv, cwd=ROOT, check=False, timeout=900).returncode != 0:
+        subprocess.run(argv, cwd=ROOT, check=True, timeout=900)
     wheels = sorted(out.glob("fastvrrp-*.whl"))
     assert len(wheels) == 1, wheels
     return wheels[0]
