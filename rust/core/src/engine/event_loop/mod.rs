@@ -1,0 +1,446 @@
+//! The engine's loop: one thread, one epoll over the VRRP sockets, the rtnetlink event socket, a
+//! timerfd armed at the earliest FSM deadline and the command eventfd.
+//!
+//! [`Runtime`] owns every socket and every state machine, and lives on the engine thread from the
+//! engine's creation (so its sockets belong to the network namespace of the thread that created the
+//! engine). Commands arrive through [`Shared`]'s queue and eventfd; after the thread ends the handle
+//! keeps the runtime to answer `status`.
+//!
+//! - this module: the runtime, the loop, commands and timers;
+//! - `instances`: add, update, remove; interfaces, sockets, sources, faults;
+//! - `receive`: the checks on received adverts and their `drop` events;
+//! - `actions`: feeding the FSM and executing its actions;
+//! - `status`: keepalived's status vocabulary.
+
+mod actions;
+mod instances;
+mod receive;
+mod status;
+
+use receive::DropKind;
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::io;
+use std::net::{IpAddr, Ipv6Addr};
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::mpsc::SyncSender;
+use std::sync::{Mutex, PoisonError};
+
+use super::netlink::{self, AddrOp, AddrRequest, Change, Link, Rtnl, RtnlEvents};
+use super::socket::{self, group, is_link_local, split_ipv4};
+use super::spec::{Event, InstanceSpec, InstanceStatus, IpFamily, Vip};
+use super::stats::{Lateness, PacketStats};
+use super::sys;
+use super::EngineError;
+use crate::fsm::{
+    Action, AddressListCheck, Input, Instance, InstanceConfig, Reason, StartState, State, Timestamp,
+};
+use crate::wire::vrrp::Error as WireError;
+use crate::wire::{self, arp, ndisc};
+
+const TOKEN_COMMANDS: u64 = 0;
+const TOKEN_TIMER: u64 = 1;
+const TOKEN_RTNL: u64 = 2;
+const TOKEN_FIRST_CHANNEL: u64 = 3;
+const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+/// Bound on paced gratuitous packets waiting per instance.
+const MAX_QUEUED_GRATUITOUS: usize = 4096;
+
+/// Something the handle asks of the runtime.
+pub enum Request {
+    Add(Box<InstanceSpec>),
+    /// Replace the spec of the instance with this name.
+    Update(String, Box<InstanceSpec>),
+    Remove(String),
+    SetPriority(String, u8),
+    SetFault(String, bool, String),
+    Status,
+    /// Start the instances.
+    Start,
+    /// Stop the instances and end the thread.
+    Stop,
+}
+
+/// The runtime's answer.
+pub enum Reply {
+    Done,
+    Status(Vec<InstanceStatus>),
+}
+
+pub type ReplyTo = SyncSender<Result<Reply, EngineError>>;
+
+/// What the handle and the thread share: the command queue and the event queue, each with an
+/// eventfd that says "something is waiting".
+pub struct Shared {
+    pub commands: Mutex<VecDeque<(Request, ReplyTo)>>,
+    pub command_fd: OwnedFd,
+    pub events: Mutex<VecDeque<Event>>,
+    pub event_fd: OwnedFd,
+}
+
+impl Shared {
+    pub fn new() -> io::Result<Self> {
+        Ok(Shared {
+            commands: Mutex::new(VecDeque::new()),
+            command_fd: sys::eventfd_create()?,
+            events: Mutex::new(VecDeque::new()),
+            event_fd: sys::eventfd_create()?,
+        })
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_nanos(sys::monotonic_ns())
+}
+
+/// The sources of a fault; the FSM sees one level (Fault while any is set).
+#[derive(Default)]
+struct Faults {
+    interface: Option<String>,
+    user: Option<String>,
+}
+
+impl Faults {
+    fn reason(&self) -> Option<&str> {
+        self.interface.as_deref().or(self.user.as_deref())
+    }
+}
+
+/// One instance and everything the engine keeps about it.
+struct Slot {
+    spec: InstanceSpec,
+    fsm: Instance,
+    stats: PacketStats,
+    lateness: Lateness,
+    /// The VIPs in advert order (for `build` and the address-list check).
+    vip_addrs: Vec<IpAddr>,
+    /// Netlink requests for the VIPs whose device exists.
+    vip_requests: Vec<AddrRequest>,
+    /// Where each VIP's gratuitous packet goes (`None`: its device is missing).
+    vip_ifindex: Vec<Option<u32>>,
+    ifindex: Option<u32>,
+    send_ifindex: Option<u32>,
+    /// Source of multicast adverts: the interface's primary address (v4) or link-local (v6).
+    src: Option<IpAddr>,
+    faults: Faults,
+    deadline: Option<Timestamp>,
+    sending_failed: bool,
+    /// VIP indices waiting for their paced gratuitous packet.
+    garp_queue: VecDeque<usize>,
+    garp_due: Option<Timestamp>,
+    /// When each kind of drop was last reported (ns; 0: never).
+    drop_reported: [u64; DropKind::COUNT],
+    /// The last takeover by timer: deadline to first gratuitous packet sent (ns).
+    takeover_garp_ns: u64,
+    /// The last VIP add through netlink, all VIPs and acks (ns).
+    vip_add_ns: u64,
+    missing_source_reported: bool,
+}
+
+impl Slot {
+    fn family(&self) -> IpFamily {
+        self.spec.family
+    }
+}
+
+struct Channel {
+    fd: OwnedFd,
+    key: (u32, IpFamily),
+    users: usize,
+}
+
+pub struct Runtime {
+    epoll: OwnedFd,
+    timer: OwnedFd,
+    armed: Option<u64>,
+    rtnl: Rtnl,
+    rtnl_events: RtnlEvents,
+    packet: OwnedFd,
+    links: HashMap<u32, Link>,
+    addrs: Vec<netlink::Addr>,
+    channels: Vec<Option<Channel>>,
+    channel_of: HashMap<(u32, IpFamily), usize>,
+    slots: Vec<Option<Slot>>,
+    by_name: HashMap<String, usize>,
+    demux: HashMap<(u32, IpFamily, u8), Vec<usize>>,
+    timers: BTreeSet<(Timestamp, usize)>,
+    /// Paced gratuitous packets (`garp_interval`), apart from the FSM's deadlines.
+    garp_timers: BTreeSet<(Timestamp, usize)>,
+    started: bool,
+    actions: Vec<Action>,
+    rxbuf: Vec<u8>,
+    txbuf: Vec<u8>,
+    frame: [u8; 128],
+    addr_results: Vec<io::Result<()>>,
+    changes: Vec<Change>,
+    pending_events: Vec<Event>,
+}
+
+impl Runtime {
+    pub fn new(shared: &Shared) -> io::Result<Self> {
+        let epoll = sys::epoll_create()?;
+        let timer = sys::timerfd_create()?;
+        let rtnl_events = RtnlEvents::open()?;
+        let mut rtnl = Rtnl::open()?;
+        sys::epoll_add(epoll.as_fd(), shared.command_fd.as_fd(), TOKEN_COMMANDS)?;
+        sys::epoll_add(epoll.as_fd(), timer.as_fd(), TOKEN_TIMER)?;
+        sys::epoll_add(epoll.as_fd(), rtnl_events.fd(), TOKEN_RTNL)?;
+        let links = rtnl.links()?.into_iter().map(|l| (l.ifindex, l)).collect();
+        let addrs = rtnl.addrs()?;
+        Ok(Runtime {
+            epoll,
+            timer,
+            armed: None,
+            rtnl,
+            rtnl_events,
+            packet: sys::socket(sys::SocketKind::PacketSend)?,
+            links,
+            addrs,
+            channels: Vec::new(),
+            channel_of: HashMap::new(),
+            slots: Vec::new(),
+            by_name: HashMap::new(),
+            demux: HashMap::new(),
+            timers: BTreeSet::new(),
+            garp_timers: BTreeSet::new(),
+            started: false,
+            actions: Vec::with_capacity(32),
+            rxbuf: vec![0; 4096],
+            txbuf: vec![0; wire::vrrp::MAX_LEN + 64],
+            frame: [0; 128],
+            addr_results: Vec::new(),
+            changes: Vec::new(),
+            pending_events: Vec::new(),
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // the loop
+
+    /// Serve requests until a `Stop`; returns the runtime (stopped) so the handle can keep it.
+    /// The instances start with a `Start` request.
+    pub fn run(mut self, shared: &Shared, rt_priority: Option<u8>, no_swap: bool) -> Self {
+        // Our deadlines are exact: do not let the kernel batch our wake-ups.
+        let _ = sys::set_timer_slack_ns(1);
+        if let Some(prio) = rt_priority {
+            if let Err(e) = sys::set_realtime(prio) {
+                self.warn("", format!("cannot set SCHED_RR priority {prio}: {e}"));
+            }
+        }
+        if no_swap {
+            if let Err(e) = sys::lock_memory() {
+                self.warn("", format!("cannot lock memory (no_swap): {e}"));
+            }
+        }
+        self.publish(shared);
+        let mut ready = [sys::Ready {
+            token: 0,
+            events: 0,
+        }; 32];
+        loop {
+            self.arm_timer();
+            let n = match sys::epoll_wait(self.epoll.as_fd(), &mut ready) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.warn("", format!("epoll_wait failed: {e}"));
+                    0
+                }
+            };
+            let mut stop = None;
+            for r in ready.iter().take(n) {
+                match r.token {
+                    TOKEN_COMMANDS => {
+                        let _ = sys::drain_counter(shared.command_fd.as_fd());
+                        stop = self.take_commands(shared);
+                    }
+                    TOKEN_TIMER => {
+                        let _ = sys::drain_counter(self.timer.as_fd());
+                    }
+                    TOKEN_RTNL => self.read_rtnl(),
+                    token => self.receive(token),
+                }
+                if stop.is_some() {
+                    break;
+                }
+            }
+            if stop.is_none() {
+                self.fire_timers();
+            }
+            self.publish(shared);
+            if let Some(reply) = stop {
+                self.stop_all();
+                self.publish(shared);
+                let _ = reply.send(Ok(Reply::Done));
+                return self;
+            }
+        }
+    }
+
+    fn arm_timer(&mut self) {
+        let fsm = self.timers.first().map(|(t, _)| *t);
+        let garp = self.garp_timers.first().map(|(t, _)| *t);
+        let next = fsm.into_iter().chain(garp).min().map(Timestamp::as_nanos);
+        if next != self.armed {
+            if let Err(e) = sys::timerfd_set(self.timer.as_fd(), next) {
+                self.warn("", format!("timerfd_settime failed: {e}"));
+            }
+            self.armed = next;
+        }
+    }
+
+    /// Apply queued commands; returns the reply channel of a `Stop`, which ends the loop.
+    fn take_commands(&mut self, shared: &Shared) -> Option<ReplyTo> {
+        loop {
+            let next = shared
+                .commands
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop_front();
+            let (req, reply) = next?;
+            if let Request::Stop = req {
+                return Some(reply);
+            }
+            let result = self.apply(req);
+            // A command's events are visible before its caller returns.
+            self.publish(shared);
+            let _ = reply.send(result);
+        }
+    }
+
+    /// Apply one request.
+    pub fn apply(&mut self, req: Request) -> Result<Reply, EngineError> {
+        match req {
+            Request::Add(spec) => self.add(*spec).map(|()| Reply::Done),
+            Request::Update(name, spec) => self.update(&name, *spec).map(|()| Reply::Done),
+            Request::Remove(name) => {
+                let id = self.id(&name)?;
+                self.remove(id);
+                Ok(Reply::Done)
+            }
+            Request::SetPriority(name, prio) => {
+                let id = self.id(&name)?;
+                self.feed(id, now(), Input::SetPriority(prio), None);
+                Ok(Reply::Done)
+            }
+            Request::SetFault(name, fault, reason) => {
+                let id = self.id(&name)?;
+                let user = fault.then(|| {
+                    if reason.is_empty() {
+                        "fault".to_owned()
+                    } else {
+                        reason
+                    }
+                });
+                self.set_faults(id, |f| f.user = user);
+                Ok(Reply::Done)
+            }
+            Request::Status => Ok(Reply::Status(self.status())),
+            Request::Start if self.started => Err(EngineError::AlreadyRunning),
+            Request::Start => {
+                self.start_all();
+                Ok(Reply::Done)
+            }
+            Request::Stop => {
+                self.stop_all();
+                Ok(Reply::Done)
+            }
+        }
+    }
+
+    /// Hand the events of this round to Python and wake it once.
+    pub fn publish(&mut self, shared: &Shared) {
+        if self.pending_events.is_empty() {
+            return;
+        }
+        shared
+            .events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend(self.pending_events.drain(..));
+        let _ = sys::eventfd_signal(shared.event_fd.as_fd());
+    }
+
+    fn fire_timers(&mut self) {
+        let now = now();
+        while let Some(&(at, id)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(Some(slot)) = self.slots.get_mut(id) {
+                slot.deadline = None;
+            }
+            self.feed(id, now, Input::Tick, Some(at));
+        }
+        while let Some(&(at, id)) = self.garp_timers.first() {
+            if at > now {
+                break;
+            }
+            self.garp_timers.pop_first();
+            if let Some(slot) = self.slot_mut(id) {
+                slot.garp_due = None;
+            }
+            self.pace_gratuitous(id, now);
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // reporting
+
+    fn event(
+        &mut self,
+        kind: &'static str,
+        instance: String,
+        old_state: &'static str,
+        new_state: &'static str,
+        reason: String,
+        priority: u8,
+    ) {
+        self.pending_events.push(Event {
+            kind,
+            instance,
+            old_state,
+            new_state,
+            reason,
+            priority,
+            monotonic_ns: sys::monotonic_ns(),
+        });
+    }
+
+    fn warn(&mut self, instance: &str, reason: String) {
+        self.pending_events.push(Event {
+            kind: "warning",
+            instance: instance.to_owned(),
+            old_state: "",
+            new_state: "",
+            reason,
+            priority: 0,
+            monotonic_ns: sys::monotonic_ns(),
+        });
+    }
+}
+
+fn warning_event(slot: &Slot, reason: String) -> Event {
+    Event {
+        kind: "warning",
+        instance: slot.spec.name.clone(),
+        old_state: state_name(slot.fsm.state()),
+        new_state: state_name(slot.fsm.state()),
+        reason,
+        priority: slot.fsm.effective_priority(),
+        monotonic_ns: sys::monotonic_ns(),
+    }
+}
+
+/// keepalived's words; Initialize reads INIT.
+fn state_name(state: State) -> &'static str {
+    state.as_str()
+}
+
+fn wire_version(v: crate::fsm::Version) -> wire::Version {
+    match v {
+        crate::fsm::Version::V2 => wire::Version::V2,
+        crate::fsm::Version::V3 => wire::Version::V3,
+    }
+}

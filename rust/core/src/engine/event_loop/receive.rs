@@ -1,0 +1,278 @@
+//! Receiving adverts: the checks before the FSM, in keepalived's order, and their `drop` events.
+
+use super::*;
+
+/// Packets read from one socket per wake-up, so timers are never starved by a flood.
+const RECV_BUDGET: usize = 64;
+/// At most one `drop` event per instance and reason in this time.
+const DROP_REPORT_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// Why an advert was dropped, for rate-limiting the `drop` events.
+#[derive(Clone, Copy)]
+pub(super) enum DropKind {
+    Length,
+    Ttl,
+    PeerTtl,
+    UnknownPeer,
+    Version,
+    AuthType,
+    AuthMismatch,
+    Password,
+    Interval,
+    Type,
+    AddressCount,
+    Checksum,
+    IntervalMismatch,
+    AddressList,
+}
+
+impl DropKind {
+    pub(super) const COUNT: usize = DropKind::AddressList as usize + 1;
+}
+
+impl Runtime {
+    // -----------------------------------------------------------------------------------------
+    // receive
+
+    pub(super) fn receive(&mut self, token: u64) {
+        let Some(idx) = token
+            .checked_sub(TOKEN_FIRST_CHANNEL)
+            .and_then(|i| usize::try_from(i).ok())
+        else {
+            return;
+        };
+        let mut buf = std::mem::take(&mut self.rxbuf);
+        for _ in 0..RECV_BUDGET {
+            let Some(Some(ch)) = self.channels.get(idx) else {
+                break;
+            };
+            let key = ch.key;
+            let got = match sys::recv_ip(ch.fd.as_fd(), &mut buf) {
+                Ok(got) => got,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => break,
+            };
+            let now = now();
+            let data = buf.get(..got.len).unwrap_or(&[]);
+            let (payload, ttl, dst) = match key.1 {
+                IpFamily::Inet => match split_ipv4(data) {
+                    Some((p, ttl, dst)) => (p, Some(ttl), IpAddr::V4(dst)),
+                    None => continue,
+                },
+                IpFamily::Inet6 => (
+                    data,
+                    got.ttl,
+                    got.dst.unwrap_or_else(|| group(IpFamily::Inet6)),
+                ),
+            };
+            let ip_header_len = data.len() - payload.len();
+            let Some(&vrid) = payload.get(1) else {
+                continue;
+            };
+            let count = self.demux.get(&(key.0, key.1, vrid)).map_or(0, Vec::len);
+            for k in 0..count {
+                let Some(&id) = self.demux.get(&(key.0, key.1, vrid)).and_then(|v| v.get(k)) else {
+                    break;
+                };
+                self.advert_for(
+                    id,
+                    now,
+                    got.src,
+                    dst,
+                    ttl,
+                    got.truncated,
+                    ip_header_len,
+                    payload,
+                );
+            }
+        }
+        self.rxbuf = buf;
+    }
+
+    /// Check one received advert for instance `id` and hand it to the FSM, or count (and report)
+    /// why it is dropped, in keepalived's order and words.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn advert_for(
+        &mut self,
+        id: usize,
+        now: Timestamp,
+        src: IpAddr,
+        dst: IpAddr,
+        ttl: Option<u8>,
+        truncated: bool,
+        ip_header_len: usize,
+        payload: &[u8],
+    ) {
+        let own = |a: &IpAddr, ifindex: Option<u32>| {
+            self.addrs
+                .iter()
+                .any(|x| Some(x.ifindex) == ifindex && x.addr == *a)
+        };
+        let Some(slot) = self.slot(id) else { return };
+        if !self.started || slot.fsm.state() == State::Initialize {
+            return;
+        }
+        if slot.src == Some(src) || slot.spec.unicast_src == Some(src) || own(&src, slot.ifindex) {
+            return; // our own advert
+        }
+        let unicast = slot.spec.is_unicast();
+        let peer = slot.spec.unicast_peers.iter().position(|p| *p == src);
+        let ttl_range = peer
+            .and_then(|i| slot.spec.unicast_peer_ttl.get(i))
+            .copied();
+        let expected_auth = slot.spec.auth;
+        let our_version = wire_version(slot.spec.version);
+        let our_count = slot.vip_addrs.len();
+        let byte = |i: usize| payload.get(i).copied().unwrap_or(0);
+        let received = ip_header_len + payload.len();
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        if truncated {
+            slot.stats.packet_len_err += 1;
+            return self.report_drop(id, DropKind::Length, || {
+                format!("vrrp packet too long, length {received} and more")
+            });
+        }
+        let ttl_shown = ttl.map_or(-1, i32::from);
+        if unicast {
+            if peer.is_none() {
+                slot.stats.unknown_peer += 1;
+                return self.report_drop(id, DropKind::UnknownPeer, || {
+                    format!("unicast source address {src} not a unicast peer")
+                });
+            }
+            // keepalived's per-peer `min_ttl`/`max_ttl`; no range configured: any TTL.
+            if let Some((lo, hi)) = ttl_range {
+                if !ttl.is_some_and(|t| (lo..=hi).contains(&t)) {
+                    slot.stats.ip_ttl_err += 1;
+                    return self.report_drop(id, DropKind::PeerTtl, || {
+                        format!("TTL/HL {ttl_shown} not in range {lo} - {hi}")
+                    });
+                }
+            }
+        } else if ttl != Some(255) {
+            slot.stats.ip_ttl_err += 1;
+            return self.report_drop(id, DropKind::Ttl, || {
+                format!("invalid TTL/HL. Received {ttl_shown} and expect 255")
+            });
+        }
+        let version = byte(0) >> 4;
+        if payload.len() >= wire::vrrp::HEADER_LEN && version != our_version as u8 {
+            slot.stats.version_err += 1;
+            let ours = our_version as u8;
+            return self.report_drop(id, DropKind::Version, || {
+                format!("wrong version. Received {version} and expect {ours}")
+            });
+        }
+        let advert = match wire::parse(payload, src, dst, Some(&expected_auth)) {
+            Ok(a) => a,
+            Err(e) => {
+                slot.stats.count(e);
+                let (kind, count, auth) = (byte(0) & 0x0f, byte(3), byte(4));
+                let ours = expected_auth.kind as u8;
+                let expected = ip_header_len
+                    + wire::vrrp::message_len(
+                        our_version,
+                        wire::Family::of(&src),
+                        usize::from(count),
+                    );
+                return match e {
+                    WireError::Length | WireError::Family => {
+                        self.report_drop(id, DropKind::Length, || {
+                            let size = if received > expected { "long" } else { "short" };
+                            format!("vrrp packet too {size}, length {received} and expect {expected}")
+                        })
+                    }
+                    WireError::Version => self.report_drop(id, DropKind::Version, || {
+                        format!("wrong version. Received {version} and expect {}", our_version as u8)
+                    }),
+                    WireError::AuthTypeUnknown => self.report_drop(id, DropKind::AuthType, || {
+                        format!("Invalid auth type: {auth}")
+                    }),
+                    WireError::AuthTypeMismatch => self.report_drop(id, DropKind::AuthMismatch, || {
+                        format!("received a {auth} auth, expecting {ours}!")
+                    }),
+                    WireError::Auth => self.report_drop(id, DropKind::Password, || {
+                        "received an invalid passwd!".to_owned()
+                    }),
+                    WireError::Interval => self.report_drop(id, DropKind::Interval, || {
+                        "advertisement interval is zero".to_owned()
+                    }),
+                    WireError::Type => self.report_drop(id, DropKind::Type, || {
+                        format!("Invalid packet type. {kind} and expect 1")
+                    }),
+                    WireError::AddressCount | WireError::AddressList => {
+                        self.report_drop(id, DropKind::AddressCount, || {
+                            format!("received an unexpected ip number count {count}, expected {our_count}!")
+                        })
+                    }
+                    WireError::Checksum => self.report_drop(id, DropKind::Checksum, || {
+                        format!("Invalid VRRPv{version} checksum")
+                    }),
+                };
+            }
+        };
+        let addresses_match = advert.addresses.same_set(&slot.vip_addrs);
+        let their_count = advert.addresses.len();
+        let missing = slot
+            .vip_addrs
+            .iter()
+            .find(|v| !advert.addresses.contains(v))
+            .copied();
+        let vrid = slot.spec.vrid;
+        let their_interval = advert.interval_cs;
+        let before = *slot.fsm.stats();
+        let input = Input::AdvertReceived {
+            src,
+            priority: advert.priority,
+            interval_cs: advert.interval_cs,
+            addresses_match,
+        };
+        self.feed(id, now, input, None);
+        // The FSM's own drops (v2 interval, address list), in keepalived's words.
+        let Some(slot) = self.slot(id) else { return };
+        let after = *slot.fsm.stats();
+        let ours = slot.spec.advert_interval_cs;
+        if after.advert_interval_err > before.advert_interval_err {
+            self.report_drop(id, DropKind::IntervalMismatch, || {
+                format!(
+                    "advertisement interval mismatch mine={} sec rcv'd={} sec",
+                    ours / 100,
+                    their_interval / 100
+                )
+            });
+        } else if after.addr_list_err > before.addr_list_err {
+            self.report_drop(id, DropKind::AddressList, || match missing {
+                Some(vip) if their_count == our_count => {
+                    format!("ip address associated with VRID {vrid} not present in MASTER advert : {vip}")
+                }
+                _ => format!("expected {our_count} VIPs but received {their_count}"),
+            });
+        }
+    }
+
+    /// Report a dropped advert as a `drop` event, at most once a second per instance and reason:
+    /// a misconfigured peer at 10 ms would otherwise flood the log.
+    pub(super) fn report_drop(
+        &mut self,
+        id: usize,
+        kind: DropKind,
+        message: impl FnOnce() -> String,
+    ) {
+        let now_ns = sys::monotonic_ns();
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        let Some(last) = slot.drop_reported.get_mut(kind as usize) else {
+            return;
+        };
+        if *last != 0 && now_ns.saturating_sub(*last) < DROP_REPORT_INTERVAL_NS {
+            return;
+        }
+        *last = now_ns;
+        let (state, prio) = (state_name(slot.fsm.state()), slot.fsm.effective_priority());
+        let name = slot.spec.name.clone();
+        self.event("drop", name, state, state, message(), prio);
+    }
+}
