@@ -436,7 +436,8 @@ def test_fastvrrp_launcher_runs_this_interpreter() -> None:
     files = DaemonFiles(Path("/tmp/x"))
     argv = fastvrrp_argv(files, ["-D"])
     conf = "/tmp/x/keepalived.conf"
-    assert argv == [sys.executable, "-m", "fastvrrp", "run", "-n", "-l", "-f", conf, "-D"]
+    assert argv == [sys.executable, "-m", "fastvrrp", "run", "-n", "-l", "-f", conf,
+                    "--control-socket", "/tmp/x/fastvrrp.sock", "-D"]
 
 
 def test_fastvrrp_runs_as_a_module() -> None:

@@ -61,6 +61,11 @@ def keepalived_argv(files: DaemonFiles, extra_args: Sequence[str] = ()) -> list[
 
 
 def fastvrrp_argv(files: DaemonFiles, extra_args: Sequence[str] = ()) -> list[str]:
-    """fastvrrp from this interpreter, in the foreground, logging to the console."""
+    """fastvrrp from this interpreter, in the foreground, logging to the console.
+
+    Each daemon gets its own control socket beside its config, so several share a filesystem;
+    a `--control-socket` in `extra_args` comes later and wins.
+    """
+    control = files.config.parent / "fastvrrp.sock"
     return [sys.executable, "-m", "fastvrrp", "run", "-n", "-l", "-f", str(files.config),
-            *extra_args]
+            "--control-socket", str(control), *extra_args]
