@@ -354,7 +354,8 @@ def test_use_vmac_sends_from_the_virtual_mac(lab: Lab, engine_in: EngineFactory)
     [
         ({"vrid": 0}, "vrid 0 out of range"),
         ({"version": 2, "advert_interval": 0.5}, "whole seconds"),
-        ({"family": "inet6"}, "VIP 198.18.0.100 is not of the instance's family"),
+        ({"family": "inet6"}, r"VIP 198.18.0.100 is not of the instance's family \(IPv6\)"),
+        ({"family": "inet6", "version": 2, "advert_interval": 1.0}, "VRRPv2 is IPv4 only"),
         ({"version": 3, "auth_type": 1}, "only in VRRPv2"),
         ({"version": 2, "advert_interval": 1.0, "auth_type": 2}, "AH"),
         ({"vips": [("198.18.0.300", 24, None, None, None)]}, "invalid address"),

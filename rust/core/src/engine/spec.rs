@@ -23,6 +23,14 @@ impl IpFamily {
         }
     }
 
+    /// `IPv4` or `IPv6`, for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            IpFamily::Inet => "IPv4",
+            IpFamily::Inet6 => "IPv6",
+        }
+    }
+
     pub fn parse(s: &str) -> Result<IpFamily, SpecError> {
         match s {
             "inet" => Ok(IpFamily::Inet),
@@ -222,12 +230,14 @@ impl InstanceSpec {
             return Err(SpecError::Priority(0));
         }
         if self.family == IpFamily::Inet6 && self.version == Version::V2 {
-            return Err(SpecError::Version(2));
+            return Err(SpecError::WrongFamily(
+                "VRRPv2 is IPv4 only: IPv6 needs version 3".into(),
+            ));
         }
         let wrong = |what: &str, a: &IpAddr| {
             SpecError::WrongFamily(format!(
-                "{what} {a} is not of the instance's family {:?}",
-                self.family
+                "{what} {a} is not of the instance's family ({})",
+                self.family.label()
             ))
         };
         for vip in &self.vips {

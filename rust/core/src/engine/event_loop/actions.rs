@@ -108,7 +108,8 @@ impl Runtime {
             if !slot.missing_source_reported {
                 slot.missing_source_reported = true;
                 let msg = format!(
-                    "no usable {family:?} address on {} to send adverts from",
+                    "no usable {} address on {} to send adverts from",
+                    family.label(),
                     slot.spec.ifname
                 );
                 let ev = warning_event(slot, msg);
