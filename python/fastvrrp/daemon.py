@@ -97,7 +97,8 @@ def log_event(logger: logging.Logger, event: Event) -> None:
         return
     if event.reason == "priority 0 received":
         logger.info("(%s) Backup received priority 0 advertisement", name)
-    if event.reason in ("Receive advertisement timeout", "priority 0 received"):
+    # keepalived says this whenever its down timer fires: silence, priority 0, or preemption.
+    if event.reason in ("Receive advertisement timeout", "priority 0 received", "preempt"):
         logger.info("(%s) Receive advertisement timeout", name)
     elif event.reason.startswith("Received "):
         logger.info("(%s) %s", name, event.reason)

@@ -203,9 +203,11 @@ def test_master_link_down_backup_takes_over_and_master_preempts_on_return(
     assert logged(r2, "(VI_1) Entering MASTER STATE", after=mark)
     time.sleep(0.3)  # the client reaches r2 before r1 comes back
 
-    mark = len(log_lines(r2))
+    mark, mark1 = len(log_lines(r2)), len(log_lines(r1))
     lab.link_up("r1")
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], master_down + 2), report(lab, r1, r2)
+    # As keepalived: the preempting node's down timer fires, in the words operators grep for.
+    assert logged(r1, "(VI_1) Receive advertisement timeout", after=mark1), report(lab, r1, r2)
     assert logged(r2, "(VI_1) Entering BACKUP STATE", after=mark)
     assert logged(r2, "(VI_1) removing VIPs.", after=mark)
     time.sleep(0.3)
