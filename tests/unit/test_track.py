@@ -112,6 +112,7 @@ def test_rise_and_fall_count_consecutive_results(tmp_path: Path) -> None:
     tracker = ScriptTracker(script, ScriptRunner(LOG), LOG)
     seen: list[bool] = []
     tracker.subscribe(lambda t: seen.append(t.ok))
+    tracker.record(ScriptResult(0))  # the first result decides at once (here: still up)
     for code in (1, 1, 0, 1, 1, 1):  # the 0 breaks the first run of failures
         tracker.record(ScriptResult(code))
     assert seen == [False]
@@ -119,6 +120,13 @@ def test_rise_and_fall_count_consecutive_results(tmp_path: Path) -> None:
     assert seen == [False]
     tracker.record(ScriptResult(0))
     assert seen == [False, True]
+
+
+def test_the_first_result_decides_at_once(tmp_path: Path) -> None:
+    tracker = ScriptTracker(make_script(tmp_path, "c", "exit 1\n", fall=3),
+                            ScriptRunner(LOG), LOG)
+    tracker.record(ScriptResult(1))
+    assert not tracker.ok
 
 
 def test_init_fail_starts_down(tmp_path: Path) -> None:

@@ -14,8 +14,9 @@ from fastvrrp.track.base import Tracker
 class ScriptTracker(Tracker):
     """One vrrp_script. Each run is its own subprocess, so a slow script delays nobody else.
 
-    The status starts up (down with `init_fail`); `fall` consecutive failures take it down and
-    `rise` consecutive successes bring it up. A timeout counts as a failure.
+    The first result decides the status (with `init_fail` it starts down instead); after that
+    `fall` consecutive failures take it down and `rise` consecutive successes bring it up.
+    A timeout counts as a failure.
     """
 
     kind = "script"
@@ -26,6 +27,9 @@ class ScriptTracker(Tracker):
         self.runner = runner
         self.logger = logger
         self.ok = not script.init_fail
+        # keepalived: until the first result the status is undecided, and that result decides
+        # at once ("one success is enough", and one failure too); `init_fail` starts failed.
+        self._undecided = not script.init_fail
         self.last_result: ScriptResult | None = None
         self._streak = 0  # consecutive results against the current status
         self._task: asyncio.Task[None] | None = None
@@ -53,11 +57,14 @@ class ScriptTracker(Tracker):
         elif previous is None or previous.returncode != result.returncode:
             self.logger.info("Script `%s` now returning %s", self.name,
                              result.returncode if result.returncode is not None else "error")
+        undecided, self._undecided = self._undecided, False
         if result.ok == self.ok:
             self._streak = 0
+            if undecided and result.ok:
+                self.logger.info("VRRP_Script(%s) succeeded", self.name)
             return
         self._streak += 1
-        if self._streak < (self.script.rise if result.ok else self.script.fall):
+        if not undecided and self._streak < (self.script.rise if result.ok else self.script.fall):
             return
         self._streak = 0
         self.ok = result.ok
