@@ -108,11 +108,6 @@ def test_adverts_with_a_ttl_below_255_do_not_move_the_master(lab: Lab) -> None:
     assert lab.wait_for(lambda: stepped_down(r1, mark), 2.0), report(lab, r1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the engine counts receive-check drops but sends no event for them, so the daemon "
-    "cannot log keepalived's lines for them",
-)
 def test_dropped_adverts_are_logged_in_keepalived_words(lab: Lab) -> None:
     r1 = start_master(lab, config(100, version=2, advert_int="1", auth_pass="1111"))
     bad_password = wire.build(2, 51, 200, 1.0, [VIP], CLIENT, GROUP, auth_type=1,
