@@ -1,6 +1,8 @@
 """Rough engine takeover numbers, run by hand as root (not a test).
 
-    .venv/bin/python benches/engine_takeover.py
+    .venv/bin/python benches/engine_takeover.py [RT_PRIORITY]
+
+With RT_PRIORITY, both engine threads run SCHED_RR at that priority.
 
 Two engines in a lab (v3, advert_int 0.1, r1 priority 150, r2 priority 100, one VIP). Each round
 cuts r1's link; r2's Master_Down timer (3 x 0.1 s + skew 60.9375 ms) expires and it takes over.
@@ -46,13 +48,14 @@ def engine_stat(engine: Engine, name: str) -> int:
 
 
 def main() -> int:
+    rt_priority = int(sys.argv[1]) if len(sys.argv) > 1 else None
     advert_ms: list[float] = []
     garp_ms: list[float] = []
     inside_ms: list[float] = []
     vip_add_ms: list[float] = []
     with Lab() as lab:
-        r1 = netns.run_in(lab.namespace("r1"), Engine)
-        r2 = netns.run_in(lab.namespace("r2"), Engine)
+        r1 = netns.run_in(lab.namespace("r1"), lambda: Engine(rt_priority=rt_priority))
+        r2 = netns.run_in(lab.namespace("r2"), lambda: Engine(rt_priority=rt_priority))
         try:
             r1.add_instance(spec(150))
             r2.add_instance(spec(100))
