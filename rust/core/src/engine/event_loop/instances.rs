@@ -597,6 +597,8 @@ impl Runtime {
             }
         }
         self.changes = changes;
+        self.local.clear();
+        self.local.extend(self.addrs.iter().map(|a| a.addr));
         // Few instances change per event, and this path is never hot: re-check all of them.
         for id in 0..self.slots.len() {
             if self.slot(id).is_some_and(|s| s.ifindex.is_none()) {

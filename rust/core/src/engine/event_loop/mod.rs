@@ -19,7 +19,7 @@ mod status;
 
 use receive::DropKind;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::io;
 use std::net::{IpAddr, Ipv6Addr};
 use std::os::fd::{AsFd, OwnedFd};
@@ -159,6 +159,8 @@ pub struct Runtime {
     packet: OwnedFd,
     links: HashMap<u32, Link>,
     addrs: Vec<netlink::Addr>,
+    /// Every address of the host (from `addrs`): an advert from one of them is our own.
+    local: HashSet<IpAddr>,
     channels: Vec<Option<Channel>>,
     channel_of: HashMap<(u32, IpFamily), usize>,
     slots: Vec<Option<Slot>>,
@@ -196,6 +198,7 @@ impl Runtime {
             rtnl_events,
             packet: sys::socket(sys::SocketKind::PacketSend)?,
             links,
+            local: addrs.iter().map(|a| a.addr).collect(),
             addrs,
             channels: Vec::new(),
             channel_of: HashMap::new(),

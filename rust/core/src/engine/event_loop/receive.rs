@@ -103,17 +103,12 @@ impl Runtime {
         ip_header_len: usize,
         payload: &[u8],
     ) {
-        let own = |a: &IpAddr, ifindex: Option<u32>| {
-            self.addrs
-                .iter()
-                .any(|x| Some(x.ifindex) == ifindex && x.addr == *a)
-        };
         let Some(slot) = self.slot(id) else { return };
         if !self.started || slot.fsm.state() == State::Initialize {
             return;
         }
-        if slot.src == Some(src) || slot.spec.unicast_src == Some(src) || own(&src, slot.ifindex) {
-            return; // our own advert
+        if self.local.contains(&src) {
+            return; // our own advert (or another local instance's)
         }
         let unicast = slot.spec.is_unicast();
         let peer = slot.spec.unicast_peers.iter().position(|p| *p == src);
