@@ -6,6 +6,8 @@ r1 (priority 100) and r2 (90) run fastvrrp; r1's link goes down (r2 takes over) 
 
 from __future__ import annotations
 
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -99,3 +101,18 @@ def test_notify_arguments_and_fifo_lines_in_order(lab: Lab) -> None:
     assert lines(d2 / "notify.out") == [f"INSTANCE VI_1 {s} 90" for s in r2_states]
     assert lines(d2 / "fifo.out") == [f'INSTANCE "VI_1" {s} 90' for s in r2_states]
     assert not (d1 / "vrrp.fifo").exists()  # created by fastvrrp, removed when it stopped
+
+
+def test_a_reload_notifies_nothing(lab: Lab) -> None:
+    d1, r1 = start_node(lab, "r1", 100)
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
+    assert lab.wait_for(lambda: len(lines(d1 / "notify.out")) >= 2, timeout=3)
+    before = lines(d1 / "notify.out"), lines(d1 / "fifo.out")
+    r1.send_signal(signal.SIGHUP)
+    assert lab.wait_for(lambda: "Reload finished" in r1.log_text(), timeout=5), r1.log_text()
+    time.sleep(0.5)
+    assert (lines(d1 / "notify.out"), lines(d1 / "fifo.out")) == before
+    assert before[0] == ["INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 MASTER 100"]
+    lab.link_down("r1")  # and the reloaded notifier still reports transitions
+    assert lab.wait_for(lambda: lines(d1 / "fifo.out")[-1:] == ['INSTANCE "VI_1" FAULT 100'],
+                        timeout=3)

@@ -92,6 +92,7 @@ class Host:
     def __init__(self) -> None:
         self.engine = RecordingEngine()
         self.listeners: list[object] = []
+        self.reloading = False
 
 
 def load(tmp_path: Path) -> tuple[Config, Path]:

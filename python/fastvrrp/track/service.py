@@ -165,7 +165,8 @@ class TrackingService:
                 state = STATE_NAMES.get(int(data.get("state", 0)), "INIT")
                 # Nothing of ours faults it yet: a FAULT now is the engine's (its interface).
                 self.interface_fault[name] = state == "FAULT"
-                self._member_state(name, state)
+                # After a reload the groups are where they were: remember, do not announce.
+                self._member_state(name, state, announce=not daemon.reloading)
         for group in self.groups.values():
             for member in group.members:
                 group.set_own_fault(member, self.interface_fault.get(member, False))
@@ -230,13 +231,17 @@ class TrackingService:
             if member != name:
                 self._push(member)
 
-    def _member_state(self, name: str, state: str) -> None:
+    def _member_state(self, name: str, state: str, announce: bool = True) -> None:
         group = self.group_of.get(name)
         if group is None:
             return
         new = group.member_entered(name, state)
-        if new is not None and self.notifier is not None:
+        if new is None or self.notifier is None:
+            return
+        if announce:
             self.notifier.group_changed(group.name, new)
+        else:
+            self.notifier.group_states[group.name] = new
 
     def _push(self, name: str) -> None:
         """Send instance `name`'s effective priority and combined fault to the engine."""
