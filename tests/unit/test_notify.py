@@ -258,3 +258,18 @@ def run_as_nobody(tmp_path: Path) -> None:
     name, groups = out.read_text().split("\n", 1)
     assert name == "nobody"
     assert "0" not in groups.split()  # root's groups were dropped
+
+
+def test_a_script_that_is_not_executable_is_refused_once(tmp_path: Path, caplog: object) -> None:
+    path = tmp_path / "plain.sh"
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(0o644)
+
+    async def main() -> list[bool]:
+        runner = ScriptRunner(LOG)
+        return [runner.allowed(Command(str(path))) for _ in range(3)]
+
+    with_log = caplog  # pytest's LogCaptureFixture
+    assert asyncio.run(main()) == [False, False, False]
+    messages = [r.getMessage() for r in with_log.records]  # type: ignore[attr-defined]
+    assert sum("is not an executable file" in m for m in messages) == 1

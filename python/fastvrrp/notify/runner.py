@@ -197,24 +197,31 @@ class ScriptRunner:
             self.logger.warning("Cannot find script %s - ignoring", argv[0])
             return None
         argv[0] = resolved
-        if self.global_defs.enable_script_security:
-            try:
-                uid = self.identity(command).uid
-            except (KeyError, ValueError):
-                self.logger.warning("Unknown user for script %s - ignoring", command.command)
-                return None
-            key = (resolved, uid)
-            if key not in self._verdicts:
-                reason = insecure_reason(resolved, uid if uid is not None else os.geteuid())
-                self._verdicts[key] = reason
-                if reason is not None:
-                    self.logger.warning(
-                        "WARNING - script '%s' is not executable or is insecure (%s) - disabling",
-                        command.command, reason,
-                    )
-            if self._verdicts[key] is not None:
-                return None
+        try:
+            uid = self.identity(command).uid
+        except (KeyError, ValueError):
+            self.logger.warning("Unknown user for script %s - ignoring", command.command)
+            return None
+        key = (resolved, uid)
+        if key not in self._verdicts:
+            reason = self._refusal(resolved, uid if uid is not None else os.geteuid())
+            self._verdicts[key] = reason
+            if reason is not None:
+                self.logger.warning(
+                    "WARNING - script '%s' is not executable or is insecure (%s) - disabling",
+                    command.command, reason,
+                )
+        if self._verdicts[key] is not None:
+            return None
         return [*argv, *args]
+
+    def _refusal(self, path: str, uid: int) -> str | None:
+        """Why `path` may not run as `uid`: not executable, or (root, script security) unsafe."""
+        if not os.path.isfile(path) or not os.access(path, os.X_OK):
+            return f"{path} is not an executable file"
+        if uid == 0 and self.global_defs.enable_script_security:
+            return insecure_reason(path, uid)
+        return None
 
     async def _spawn(self, command: Command, argv: list[str]) -> asyncio.subprocess.Process:
         who = self._switch_to(command)
