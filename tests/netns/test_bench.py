@@ -84,6 +84,7 @@ def test_short_bench_writes_json_and_png(netns_ready: str | None, tmp_path: Path
     assert results["machine"]["kernel"] and results["machine"]["cores"]
     assert set(results["versions"]) == set(daemons)
     assert results["settings"]["daemons"] == daemons and results["settings"]["trials"] == 1
+    assert results["failed"] == []
     res = results["results"]
     assert set(res) == {"takeover", "jitter", "scale", "mass", "ratios"}
     if len(daemons) == 2:

@@ -62,7 +62,10 @@ def run_cli(
 
         plot(results, Path(plot_file))
         out.print(f"plot: {plot_file}")
-    return 0
+    for failure in results["failed"]:
+        console.print(f"[red]failed:[/red] {failure['scenario']} {failure['daemon']} "
+                      f"{failure['setting']}: {failure['error']}")
+    return 1 if results["failed"] else 0
 
 
 def _tables(results: dict[str, object]) -> list[object]:

@@ -8,8 +8,6 @@ from typing import Any
 
 from rich.table import Table
 
-from fastvrrp.bench.measure import percentile
-
 
 def _fmt(value: object, digits: int = 3) -> str:
     if value is None:
@@ -141,14 +139,17 @@ def _interval(results: dict[str, Any]) -> float:
 
 
 def _histogram(ax: Any, series: Mapping[str, Sequence[float]]) -> None:
+    """Outlined histograms on log-spaced bins: takeover tails span two decades."""
     values = [v for vs in series.values() for v in vs]
     if not values:
         ax.text(0.5, 0.5, "no results", ha="center")
         return
-    lo, hi = min(values), max(values)
-    hi = max(hi, percentile(values, 99), lo + 0.01)
-    bins = [lo + (hi - lo) * i / 30 for i in range(31)]
+    lo = max(min(values), 0.02)
+    hi = max(max(values), lo * 1.5)
+    bins = [lo * (hi / lo) ** (i / 30) for i in range(31)]
     for name, vs in series.items():
-        ax.hist(list(vs), bins=bins, alpha=0.55, label=f"{name} (n={len(vs)})")
+        shown = [max(v, lo) for v in vs]  # a reading before the floor sits in the first bin
+        ax.hist(shown, bins=bins, histtype="step", linewidth=1.6, label=f"{name} (n={len(vs)})")
+    ax.set_xscale("log")
     ax.set_ylabel("trials")
     ax.legend(fontsize=8)

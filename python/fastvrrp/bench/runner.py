@@ -17,6 +17,7 @@ from fastvrrp.bench.configs import PairSettings
 from fastvrrp.bench.measure import summary
 from fastvrrp.bench.scenarios import (
     DAEMONS,
+    BenchError,
     DaemonKind,
     LabFactory,
     default_lab,
@@ -221,7 +222,11 @@ def _summaries(trials: list[dict[str, Any]], metrics: Sequence[str]) -> dict[str
 def run(settings: BenchSettings, *, console: Any = None,
         daemons: dict[str, DaemonKind] | None = None,
         lab_factory: LabFactory = default_lab) -> dict[str, Any]:
-    """Run every step with a rich progress bar on `console`; return the JSON-able results."""
+    """Run every step with a rich progress bar on `console`; return the JSON-able results.
+
+    A step that fails (`BenchError`: a daemon died, a VIP never moved) is listed under
+    "failed" with its reason, and the run goes on.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     steps = plan(settings, daemons, lab_factory)
@@ -235,16 +240,24 @@ def run(settings: BenchSettings, *, console: Any = None,
         "settings": asdict(settings),
     }
     done: list[tuple[Step, Any]] = []
+    failed: list[dict[str, str]] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("bench", total=len(steps))
         for step in steps:
             progress.update(task, description=f"{step.scenario:<8} {step.daemon:<10} {step.label}")
-            done.append((step, step.run()))
+            try:
+                done.append((step, step.run()))
+            except BenchError as exc:  # keep the rest of the run; report this step as failed
+                failed.append({"scenario": step.scenario, "daemon": step.daemon,
+                               "setting": step.label, "error": str(exc)})
+                progress.console.print(f"[red]{step.scenario} {step.daemon} {step.label} "
+                                       f"failed:[/red] {str(exc).splitlines()[0]}")
             progress.advance(task)
     head["duration_s"] = round(time.monotonic() - t0, 1)
     head["results"] = results_of(settings, done)
+    head["failed"] = failed
     return head
 
 
