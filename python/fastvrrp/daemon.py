@@ -134,6 +134,8 @@ class Daemon:
     reloads: int = 0
     #: True while reload() restarts the services (notify then skips STOP and startup notifies).
     reloading: bool = False
+    #: What a stopping service leaves for its successor across a reload (e.g. notified states).
+    handover: dict[str, Any] = field(default_factory=dict)
     last_reload: dict[str, Any] | None = None
 
     async def run(self) -> int:

@@ -103,16 +103,29 @@ def test_notify_arguments_and_fifo_lines_in_order(lab: Lab) -> None:
     assert not (d1 / "vrrp.fifo").exists()  # created by fastvrrp, removed when it stopped
 
 
-def test_a_reload_notifies_nothing(lab: Lab) -> None:
+def test_a_reload_notifies_only_the_instances_it_adds(lab: Lab) -> None:
     d1, r1 = start_node(lab, "r1", 100)
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
     assert lab.wait_for(lambda: len(lines(d1 / "notify.out")) >= 2, timeout=3)
-    before = lines(d1 / "notify.out"), lines(d1 / "fifo.out")
+    assert lines(d1 / "notify.out") == ["INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 MASTER 100"]
+
+    conf = Path(r1.argv[r1.argv.index("-f") + 1])
+    text = conf.read_text()
+    added = text[text.index("vrrp_instance"):].replace("VI_1", "VI_2").replace(
+        "virtual_router_id 51", "virtual_router_id 52").replace(VIP, "198.18.0.101")
+    conf.write_text(text + added)
     r1.send_signal(signal.SIGHUP)
     assert lab.wait_for(lambda: "Reload finished" in r1.log_text(), timeout=5), r1.log_text()
-    time.sleep(0.5)
-    assert (lines(d1 / "notify.out"), lines(d1 / "fifo.out")) == before
-    assert before[0] == ["INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 MASTER 100"]
+    assert lab.wait_for(lambda: lab.holders("198.18.0.101") == ["r1"], timeout=5)
+    assert lab.wait_for(lambda: len(lines(d1 / "fifo.out")) >= 4, timeout=3)
+    time.sleep(0.3)
+    # VI_1 went on running: nothing about it; VI_2 is new: its start is notified.
+    assert lines(d1 / "fifo.out") == [
+        'INSTANCE "VI_1" BACKUP 100', 'INSTANCE "VI_1" MASTER 100',
+        'INSTANCE "VI_2" BACKUP 100', 'INSTANCE "VI_2" MASTER 100',
+    ]
     lab.link_down("r1")  # and the reloaded notifier still reports transitions
-    assert lab.wait_for(lambda: lines(d1 / "fifo.out")[-1:] == ['INSTANCE "VI_1" FAULT 100'],
-                        timeout=3)
+    assert lab.wait_for(
+        lambda: sorted(lines(d1 / "fifo.out")[-2:]) == ['INSTANCE "VI_1" FAULT 100',
+                                                         'INSTANCE "VI_2" FAULT 100'],
+        timeout=3)

@@ -93,6 +93,7 @@ class Host:
         self.engine = RecordingEngine()
         self.listeners: list[object] = []
         self.reloading = False
+        self.handover: dict[str, object] = {}
 
 
 def load(tmp_path: Path) -> tuple[Config, Path]:

@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 NOTIFIED_STATES = ("MASTER", "BACKUP", "FAULT", "STOP")
 #: keepalived's numeric states in its JSON/status.
 STATE_NAMES = {0: "INIT", 1: "BACKUP", 2: "MASTER", 3: "FAULT"}
+#: Where the notified instance states wait for the next notifier across a reload.
+HANDOVER_KEY = "notify.instance_states"
 #: keepalived gives notify_stop scripts this long before it exits.
 STOP_SCRIPT_WAIT = 1.0
 
@@ -98,6 +100,7 @@ class VrrpNotifier:
             self.fifos.append(writer)
         self._daemon = daemon
         daemon.listeners.append(self.on_event)
+        known = daemon.handover.pop(HANDOVER_KEY, {}) if daemon.reloading else {}
         if daemon.engine is not None:
             # Transitions before we listened (startup into BACKUP/FAULT) are notified now.
             for entry in daemon.engine.status():
@@ -107,11 +110,11 @@ class VrrpNotifier:
                 state = STATE_NAMES.get(int(data.get("state", 0)), "INIT")
                 prio = int(data.get("effective_priority", 0))
                 name = str(data.get("iname"))
-                if daemon.reloading:
+                if daemon.reloading and name in known:
                     # A reload is not a transition: remember the state, notify nothing.
                     self.instance_states[name] = state
                     self._priorities[name] = prio
-                else:
+                else:  # startup, or an instance the reload added
                     self.instance_changed(name, state, prio)
 
     def on_event(self, event: Event) -> None:
@@ -162,6 +165,8 @@ class VrrpNotifier:
         """
         if self._daemon is not None and self.on_event in self._daemon.listeners:
             self._daemon.listeners.remove(self.on_event)
+        if self._daemon is not None and self._daemon.reloading:
+            self._daemon.handover[HANDOVER_KEY] = dict(self.instance_states)
         if self._daemon is not None and not self._daemon.reloading:
             for name in self.instances:
                 self.instance_changed(name, "STOP", self._priorities.get(name, 0))
