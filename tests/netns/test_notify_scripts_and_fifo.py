@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from fastvrrp.lab import Lab, LabProcess
+from fastvrrp.lab.pytest_fixtures import LabFactory
 
 pytestmark = pytest.mark.netns
 
@@ -129,3 +131,51 @@ def test_a_reload_notifies_only_the_instances_it_adds(lab: Lab) -> None:
         lambda: sorted(lines(d1 / "fifo.out")[-2:]) == ['INSTANCE "VI_1" FAULT 100',
                                                          'INSTANCE "VI_2" FAULT 100'],
         timeout=3)
+
+
+def run_sequence(lab: Lab, start: Callable[[str, str], LabProcess]) -> dict[str, list[str]]:
+    """r1 (priority 100) under `start`, r2 (90) under fastvrrp; link down, up, then stop r1."""
+    directory = lab.workdir / "r1-hooks"
+    directory.mkdir(parents=True)
+    directory.chmod(0o755)
+    for name, text, out in (("notify.sh", RECORD, "notify.out"), ("state.sh", RECORD, "state.out"),
+                            ("fifo-reader.sh", FIFO_READER, "fifo.out")):
+        (directory / name).write_text(text.format(out=directory / out))
+        (directory / name).chmod(0o755)
+    r1 = start("r1", CONFIG.format(node="r1", dir=directory, priority=100, vip=VIP))
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=8)
+    other = lab.workdir / "r2-hooks"
+    other.mkdir(parents=True)
+    other.chmod(0o755)
+    hooks = (("notify.sh", RECORD), ("state.sh", RECORD), ("fifo-reader.sh", FIFO_READER))
+    for name, text in hooks:
+        (other / name).write_text(text.format(out=other / "out"))
+        (other / name).chmod(0o755)
+    lab.start_fastvrrp("r2", CONFIG.format(node="r2", dir=other, priority=90, vip=VIP))
+    assert lab.wait_for(lambda: len(lines(directory / "fifo.out")) >= 2, timeout=3)
+    lab.link_down("r1")
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r2"], timeout=3)
+    lab.link_up("r1")
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
+    r1.stop()
+    assert lab.wait_for(lambda: len(lines(directory / "notify.out")) >= 6, timeout=3)
+    assert lab.wait_for(lambda: len(lines(directory / "state.out")) >= 6, timeout=3)
+    return {name: lines(directory / name) for name in ("notify.out", "state.out", "fifo.out")}
+
+
+@pytest.mark.interop
+def test_notify_and_fifo_match_keepalived(
+    lab_factory: LabFactory, keepalived_ready: str | None
+) -> None:
+    if keepalived_ready is not None:
+        pytest.skip(keepalived_ready)
+    lab = lab_factory()
+    theirs = run_sequence(lab, lab.start_keepalived)
+    lab = lab_factory()
+    ours = run_sequence(lab, lab.start_fastvrrp)
+    assert ours["notify.out"] == theirs["notify.out"]
+    assert ours["state.out"] == theirs["state.out"]
+    # keepalived 2.2.7 ends its FIFO reader before the reader gets the last line (STOP);
+    # fastvrrp closes the FIFO instead, so the reader reads STOP and then end-of-file.
+    assert theirs["fifo.out"][-1] != 'INSTANCE "VI_1" STOP 100'
+    assert ours["fifo.out"] == [*theirs["fifo.out"], 'INSTANCE "VI_1" STOP 100']
