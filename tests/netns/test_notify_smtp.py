@@ -7,10 +7,12 @@ from __future__ import annotations
 import socket
 import sys
 import time
+from collections.abc import Callable
 
 import pytest
 
-from fastvrrp.lab import Lab
+from fastvrrp.lab import Lab, LabProcess
+from fastvrrp.lab.pytest_fixtures import LabFactory
 
 pytestmark = pytest.mark.netns
 
@@ -83,3 +85,41 @@ def test_a_mail_server_that_never_answers_does_not_delay_failover(lab: Lab) -> N
         # Master_Down_Interval is 3 x 0.5 s + skew (0.33 s); the mail must add nothing.
         assert took < 2.5
         assert "SMTP alert successfully sent." not in r2.log_text()
+
+
+def mails(log: str) -> list[dict[str, str]]:
+    """The messages aiosmtpd's Debugging handler printed: headers we compare, and the body."""
+    out: list[dict[str, str]] = []
+    for chunk in log.split("---------- MESSAGE FOLLOWS ----------")[1:]:
+        text = chunk.split("------------ END MESSAGE ------------")[0].strip("\n")
+        head, _, body = text.partition("\n\n")
+        fields = dict(line.split(": ", 1) for line in head.splitlines() if ": " in line)
+        out.append({k: fields.get(k, "") for k in ("From", "Subject", "X-Mailer", "To")}
+                   | {"body": body.strip()})
+    return out
+
+
+def startup_mails(lab: Lab, start: Callable[[str, str], LabProcess]) -> list[dict[str, str]]:
+    mailer = lab.spawn("r1", [sys.executable, "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:2525",
+                              "-c", "aiosmtpd.handlers.Debugging"])
+    assert lab.wait_for(
+        lambda: ":2525" in lab.run("r1", ["ss", "-ltn"]).stdout, timeout=10, interval=0.1)
+    start("r1", config("r1", 100, 2525))
+    assert lab.wait_for(lambda: len(mails(mailer.log_text())) >= 2, timeout=8)
+    return mails(mailer.log_text())[:2]
+
+
+@pytest.mark.interop
+def test_the_mails_match_keepalived_s(
+    lab_factory: LabFactory, keepalived_ready: str | None
+) -> None:
+    pytest.importorskip("aiosmtpd")
+    if keepalived_ready is not None:
+        pytest.skip(keepalived_ready)
+    lab = lab_factory()
+    theirs = startup_mails(lab, lab.start_keepalived)
+    lab = lab_factory()
+    ours = startup_mails(lab, lab.start_fastvrrp)
+    assert [m["Subject"] for m in theirs] == ["[r1] VRRP Instance VI_1 - Entering BACKUP state",
+                                             "[r1] VRRP Instance VI_1 - Entering MASTER state"]
+    assert ours == theirs
