@@ -431,3 +431,29 @@ def test_update_instance_diffs_a_masters_vips_without_an_election(
     assert wait_state(r2, MASTER, timeout=2.0)
     assert status(r2)["data"]["base_priority"] == 200
     assert ("BACKUP", "MASTER", "preempt") in transitions(r2.events())
+
+
+@pytest.mark.parametrize("mode", ["private", "bridge"])
+def test_use_vmac_pair_elects_one_master_and_counts_each_advert_once(
+    lab: Lab, engine_in: EngineFactory, mode: str
+) -> None:
+    vmac = "00:00:5e:00:01:33"  # VRID 51, the same on both routers
+    engines = {}
+    for host, priority in (("r1", 150), ("r2", 100)):
+        for cmd in (
+            f"link add vrrp.51 link eth0 address {vmac} type macvlan mode {mode}",
+            "link set vrrp.51 up",
+        ):
+            lab.run(host, ["ip", *cmd.split()])
+        engines[host] = engine_in(lab, host)
+        engines[host].add_instance(spec(priority=priority, send_ifname="vrrp.51"))
+    r1, r2 = engines["r1"], engines["r2"]
+    r1.start()
+    r2.start()
+    assert wait_state(r1, MASTER)
+    assert wait_state(r2, BACKUP)
+    assert lab.wait_for(lambda: stat(r2, "advert_rcvd") >= 5, 2.0)
+    assert state(r2) == BACKUP
+    assert stat(r2, "advert_rcvd") <= stat(r1, "advert_sent") + 1
+    assert VIP in lab.addresses("r1", "vrrp.51")
+    assert VIP not in lab.addresses("r2", "vrrp.51")

@@ -55,6 +55,7 @@ impl Runtime {
             garp_queue: VecDeque::new(),
             garp_due: None,
             drop_reported: [0; DropKind::COUNT],
+            last_arrival: None,
             missing_source_reported: false,
             takeover_garp_ns: 0,
             vip_add_ns: 0,
@@ -159,10 +160,14 @@ impl Runtime {
             }
         }
         let (devs, requests) = self.vip_targets(&name, &vips, send_ifindex);
-        self.demux
-            .entry((ifindex, family, vrid))
-            .or_default()
-            .push(id);
+        // With use_vmac, adverts can arrive on either: a private-mode macvlan takes the frames that
+        // carry its own MAC (the master's VMAC) away from the interface, a bridge-mode one does not.
+        for via in [ifindex, send_ifindex] {
+            let ids = self.demux.entry((via, family, vrid)).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
         if let Some(slot) = self.slot_mut(id) {
             slot.ifindex = Some(ifindex);
             slot.send_ifindex = Some(send_ifindex);
@@ -335,10 +340,12 @@ impl Runtime {
             return;
         };
         let (family, vrid) = (slot.family(), slot.spec.vrid);
-        if let Some(ids) = self.demux.get_mut(&(ifindex, family, vrid)) {
-            ids.retain(|&i| i != id);
-            if ids.is_empty() {
-                self.demux.remove(&(ifindex, family, vrid));
+        for via in [ifindex, send_ifindex] {
+            if let Some(ids) = self.demux.get_mut(&(via, family, vrid)) {
+                ids.retain(|&i| i != id);
+                if ids.is_empty() {
+                    self.demux.remove(&(via, family, vrid));
+                }
             }
         }
         self.release_channel(ifindex, family);

@@ -129,6 +129,9 @@ struct Slot {
     /// VIP indices waiting for their paced gratuitous packet.
     garp_queue: VecDeque<usize>,
     garp_due: Option<Timestamp>,
+    /// The last advert taken: (source, first 8 bytes, interface, when), to drop its copy from the
+    /// other interface (use_vmac).
+    last_arrival: Option<(IpAddr, u64, u32, Timestamp)>,
     /// When each kind of drop was last reported (ns; 0: never).
     drop_reported: [u64; DropKind::COUNT],
     /// The last takeover by timer: deadline to first gratuitous packet sent (ns).

@@ -2,8 +2,26 @@
 
 use super::*;
 
+use std::time::Duration;
+
+/// A received packet, as the socket gave it.
+#[derive(Clone, Copy)]
+pub(super) struct Arrival<'a> {
+    /// The interface of the socket it came from.
+    pub via: u32,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub ttl: Option<u8>,
+    pub truncated: bool,
+    /// Bytes of IP header before `payload` (IPv4), for keepalived's length messages.
+    pub ip_header_len: usize,
+    pub payload: &'a [u8],
+}
+
 /// Packets read from one socket per wake-up, so timers are never starved by a flood.
 const RECV_BUDGET: usize = 64;
+/// The same advert seen on the interface and on its VMAC within this time is one advert.
+const DUPLICATE_WINDOW: Duration = Duration::from_millis(2);
 /// At most one `drop` event per instance and reason in this time.
 const DROP_REPORT_INTERVAL_NS: u64 = 1_000_000_000;
 
@@ -74,16 +92,16 @@ impl Runtime {
                 let Some(&id) = self.demux.get(&(key.0, key.1, vrid)).and_then(|v| v.get(k)) else {
                     break;
                 };
-                self.advert_for(
-                    id,
-                    now,
-                    got.src,
+                let arrival = Arrival {
+                    via: key.0,
+                    src: got.src,
                     dst,
                     ttl,
-                    got.truncated,
+                    truncated: got.truncated,
                     ip_header_len,
                     payload,
-                );
+                };
+                self.advert_for(id, now, &arrival);
             }
         }
         self.rxbuf = buf;
@@ -91,25 +109,39 @@ impl Runtime {
 
     /// Check one received advert for instance `id` and hand it to the FSM, or count (and report)
     /// why it is dropped, in keepalived's order and words.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn advert_for(
-        &mut self,
-        id: usize,
-        now: Timestamp,
-        src: IpAddr,
-        dst: IpAddr,
-        ttl: Option<u8>,
-        truncated: bool,
-        ip_header_len: usize,
-        payload: &[u8],
-    ) {
-        let Some(slot) = self.slot(id) else { return };
-        if !self.started || slot.fsm.state() == State::Initialize {
-            return;
-        }
+    pub(super) fn advert_for(&mut self, id: usize, now: Timestamp, arrival: &Arrival<'_>) {
+        let Arrival {
+            via,
+            src,
+            dst,
+            ttl,
+            truncated,
+            ip_header_len,
+            payload,
+        } = *arrival;
         if self.local.contains(&src) {
             return; // our own advert (or another local instance's)
         }
+        let started = self.started;
+        let Some(slot) = self.slot_mut(id) else {
+            return;
+        };
+        if !started || slot.fsm.state() == State::Initialize {
+            return;
+        }
+        // With use_vmac the advert may reach us on the interface and on the VMAC: take it once.
+        let head = payload.get(..8).map_or(0, |h| {
+            u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
+        });
+        let seen = (src, head, via, now);
+        if let Some((last_src, last_head, last_via, at)) = slot.last_arrival {
+            let recent = now.saturating_duration_since(at) < DUPLICATE_WINDOW;
+            if last_src == src && last_head == head && last_via != via && recent {
+                return;
+            }
+        }
+        slot.last_arrival = Some(seen);
+        let Some(slot) = self.slot(id) else { return };
         let unicast = slot.spec.is_unicast();
         let peer = slot.spec.unicast_peers.iter().position(|p| *p == src);
         let ttl_range = peer
