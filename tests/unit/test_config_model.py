@@ -209,6 +209,8 @@ virtual_server fwmark 7 {
     lvs_sched rr
     lvs_method DR
     persistence_timeout
+    real_server 198.18.2.2 {
+    }
 }
 """)
     assert result.config is not None

@@ -52,17 +52,21 @@ def test_samples_and_seed_round_trip() -> None:
 names = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,8}", fullmatch=True)
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_./ '\"\\", min_size=1,
                 max_size=24).filter(lambda s: s.strip() != "")
+# keepalived 2.2.7 re-parses quotes inside script strings; its comparison avoids them.
+plain_words = st.from_regex(r"[a-z0-9][a-z0-9_./-]{0,15}( [a-z0-9_./-]{1,8})?", fullmatch=True)
 seconds = st.integers(0, 1000).map(float) | st.integers(1, 99999).map(lambda n: n / 100)
+positive_seconds = seconds.filter(lambda s: s > 0)
 ipv4 = st.tuples(st.integers(18, 19), st.integers(0, 255), st.integers(1, 254)).map(
     lambda t: f"198.{t[0]}.{t[1]}.{t[2]}")
 ipv6 = st.integers(1, 0xFFFF).map(lambda n: f"2001:2::{n:x}")
 
 
 @st.composite
-def commands(draw: st.DrawFn) -> m.Command:
-    user = draw(st.none() | st.sampled_from(["root", "nobody"]))
+def commands(draw: st.DrawFn, plain: bool = False) -> m.Command:
+    # keepalived 2.2.7 crashes on some missing scripts run as a named user.
+    user = None if plain else draw(st.none() | st.sampled_from(["root", "nobody"]))
     group = draw(st.none() | st.just("daemon")) if user else None
-    return m.Command("/usr/bin/" + draw(words), user, group)
+    return m.Command("/usr/bin/" + draw(plain_words if plain else words), user, group)
 
 
 @st.composite
@@ -73,7 +77,8 @@ def addresses(draw: st.DrawFn, family: str) -> m.VirtualAddress:
         address=address, prefix=draw(st.integers(8, full)),
         dev=draw(st.none() | st.sampled_from(["eth0", "eth1"])),
         label=draw(st.none() | st.just("eth0:1")) if family == "inet" else None,
-        scope=draw(st.none() | st.sampled_from(["global", "link", "host"])),
+        scope=draw(st.none() | st.sampled_from(["global", "link", "host"]))
+        if family == "inet" else None,
         no_track=draw(st.booleans()),
     )
 
@@ -82,12 +87,17 @@ def addresses(draw: st.DrawFn, family: str) -> m.VirtualAddress:
 def track_refs(draw: st.DrawFn, pool: list[str], low: int = -253,
                high: int = 253) -> tuple[m.TrackRef, ...]:
     chosen = draw(st.lists(st.sampled_from(pool), unique=True, max_size=3)) if pool else []
-    return tuple(m.TrackRef(name, draw(st.none() | st.integers(low, high)), draw(st.booleans()))
-                 for name in chosen)
+    refs = []
+    for name in chosen:
+        weight = draw(st.none() | st.integers(low, high))
+        # keepalived takes `reverse` only after a weight.
+        refs.append(m.TrackRef(name, weight, weight is not None and draw(st.booleans())))
+    return tuple(refs)
 
 
 @st.composite
-def instances(draw: st.DrawFn, name: str, vrid: int, scripts: list[str]) -> m.VrrpInstance:
+def instances(draw: st.DrawFn, name: str, vrid: int, scripts: list[str],
+              plain: bool = False) -> m.VrrpInstance:
     family = draw(st.sampled_from(["inet", "inet6"]))
     version = 3 if family == "inet6" else draw(st.sampled_from([2, 3]))
     # v2 intervals are whole seconds; v3 counts centiseconds up to 40.95 s.
@@ -99,8 +109,11 @@ def instances(draw: st.DrawFn, name: str, vrid: int, scripts: list[str]) -> m.Vr
     peers = tuple(m.UnicastPeer(draw(ipv4 if family == "inet" else ipv6),
                                 draw(st.integers(0, 255)), draw(st.integers(0, 255)))
                   for _ in range(draw(st.integers(0, 2))))
-    check_src = draw(st.booleans()) or any(p.min_ttl != 0 or p.max_ttl != 255 for p in peers)
+    check_src = bool(peers) and (draw(st.booleans())
+                                 or any(p.min_ttl != 0 or p.max_ttl != 255 for p in peers))
     interface = draw(st.sampled_from(["eth0", "eth1"]))
+    nopreempt = backup and draw(st.booleans())
+    use_vmac = draw(st.none() | st.just(f"vrrp.{vrid}") | st.just(f"vmac{vrid}"))
     # Tracking its own interface is dropped with a warning, as keepalived does.
     tracked = [name for name in ("eth0", "eth1", "eth2") if name != interface]
     return m.VrrpInstance(
@@ -108,40 +121,46 @@ def instances(draw: st.DrawFn, name: str, vrid: int, scripts: list[str]) -> m.Vr
         interface=interface, virtual_router_id=vrid,
         priority=draw(st.integers(1, 255)), advert_int=advert, version=version,
         family=family,  # type: ignore[arg-type]
-        nopreempt=backup and draw(st.booleans()),
-        preempt_delay=draw(seconds) if backup else 0.0,
+        nopreempt=nopreempt,
+        preempt_delay=draw(seconds) if backup and not nopreempt else 0.0,
         auth_type=auth,  # type: ignore[arg-type]
         auth_pass=draw(st.from_regex(r"[A-Za-z0-9]{1,8}", fullmatch=True)).encode()
         if auth else b"",
         virtual_ipaddress=tuple(draw(st.lists(addresses(family), min_size=1, max_size=3))),
         virtual_ipaddress_excluded=tuple(draw(st.lists(addresses("inet"), max_size=2))),
         unicast_src_ip=draw(ipv4 if family == "inet" else ipv6) if peers else None,
-        unicast_peers=peers, unicast_ttl=draw(st.integers(1, 255)), check_unicast_src=check_src,
-        use_vmac=draw(st.none() | st.just(f"vrrp.{vrid}") | st.just("vmac0")),
-        vmac_xmit_base=draw(st.booleans()), dont_track_primary=draw(st.booleans()),
+        unicast_peers=peers, unicast_ttl=draw(st.integers(1, 255)) if peers else 255,
+        check_unicast_src=check_src,
+        # Unicast on a vmac sends from the base interface.
+        use_vmac=use_vmac,
+        vmac_xmit_base=use_vmac is not None and (bool(peers) or draw(st.booleans())),
+        dont_track_primary=draw(st.booleans()),
         track_interfaces=draw(track_refs(tracked)),
         track_scripts=draw(track_refs(scripts)),
-        notify_master=draw(st.none() | commands()), notify_backup=draw(st.none() | commands()),
-        notify=draw(st.none() | commands()), smtp_alert=draw(st.booleans()),
+        notify_master=draw(st.none() | commands(plain)),
+        notify_backup=draw(st.none() | commands(plain)),
+        notify=draw(st.none() | commands(plain)), smtp_alert=draw(st.booleans()),
         garp_master_delay=float(draw(st.integers(0, 1000))),
-        garp_master_repeat=draw(st.integers(0, 255)),
+        garp_master_repeat=draw(st.integers(1, 255)),
         garp_master_refresh=float(draw(st.integers(0, 3600))),
         garp_master_refresh_repeat=draw(st.integers(1, 255)),
         garp_lower_prio_delay=float(draw(st.integers(0, 1000))),
         garp_lower_prio_repeat=draw(st.integers(0, 255)),
         lower_prio_no_advert=draw(st.booleans()), higher_prio_send_advert=draw(st.booleans()),
-        v3_checksum_as_v2=draw(st.booleans()), accept=draw(st.booleans()),
-        skip_check_adv_addr=draw(st.booleans()), promote_secondaries=draw(st.booleans()),
+        # v3_checksum_as_v2 is a fastvrrp (and keepalived 2.3) keyword, unknown to 2.2.7.
+        v3_checksum_as_v2=not plain and draw(st.booleans()), accept=draw(st.booleans()),
+        skip_check_adv_addr=draw(st.booleans()),
+        promote_secondaries=use_vmac is not None or draw(st.booleans()),
         down_timer_adverts=draw(st.integers(1, 100)),
     )
 
 
 @st.composite
-def scripts(draw: st.DrawFn, name: str) -> m.VrrpScript:
-    interval = draw(st.integers(1, 600)).__float__()
+def scripts(draw: st.DrawFn, name: str, plain: bool = False) -> m.VrrpScript:
+    interval = float(draw(st.integers(1, 600)))
     return m.VrrpScript(
-        name=name, location=m.NOWHERE, script=draw(commands()), interval=interval,
-        timeout=draw(st.just(interval) | seconds.filter(lambda s: s > 0)),
+        name=name, location=m.NOWHERE, script=draw(commands(plain)), interval=interval,
+        timeout=float(draw(st.integers(1, 4294))),
         weight=draw(st.integers(-253, 253)), weight_reverse=draw(st.booleans()),
         rise=draw(st.integers(1, 10)), fall=draw(st.integers(1, 10)),
         init_fail=draw(st.booleans()),
@@ -149,13 +168,16 @@ def scripts(draw: st.DrawFn, name: str) -> m.VrrpScript:
 
 
 @st.composite
-def checkers(draw: st.DrawFn) -> m.Checker:
+def checkers(draw: st.DrawFn, plain: bool = False) -> m.Checker:
     common: dict[str, Any] = {
-        "connect_timeout": draw(seconds), "retry": draw(st.integers(0, 10)),
-        "delay_before_retry": draw(seconds), "delay_loop": draw(seconds),
-        "connect_port": draw(st.none() | st.integers(1, 65535)), "alpha": draw(st.booleans()),
+        "retry": draw(st.integers(0, 10)), "delay_before_retry": draw(seconds),
+        "delay_loop": draw(positive_seconds), "alpha": draw(st.booleans()),
     }
     kind = draw(st.sampled_from(["tcp", "http", "ssl", "dns", "misc", "smtp", "udp", "ping"]))
+    if kind != "misc":
+        # MISC_CHECK connects nowhere and takes no connection options.
+        common["connect_timeout"] = draw(positive_seconds)
+        common["connect_port"] = draw(st.none() | st.integers(1, 65535))
     if kind in ("http", "ssl"):
         urls = tuple(m.Url(path="/" + draw(names), digest=draw(st.none() | st.just("ab" * 16)),
                            status_code=((200, 299),) if draw(st.booleans()) else ((301, 302),))
@@ -166,7 +188,7 @@ def checkers(draw: st.DrawFn) -> m.Checker:
         return m.DnsCheck(type=draw(st.sampled_from(["A", "SOA", "AAAA"])), name=draw(names),
                           **common)
     if kind == "misc":
-        return m.MiscCheck(misc_path=draw(commands()), misc_dynamic=draw(st.booleans()),
+        return m.MiscCheck(misc_path=draw(commands(plain)), misc_dynamic=draw(st.booleans()),
                            **common)
     if kind == "smtp":
         return m.SmtpCheck(helo_name=draw(st.none() | names), **common)
@@ -179,38 +201,46 @@ def checkers(draw: st.DrawFn) -> m.Checker:
 
 
 @st.composite
-def virtual_servers(draw: st.DrawFn) -> m.VirtualServer:
+def virtual_servers(draw: st.DrawFn, plain: bool = False) -> m.VirtualServer:
     port = draw(st.integers(1, 65535))
+    method = draw(st.sampled_from(["NAT", "DR", "TUN"]))
     servers = []
-    for i in range(draw(st.integers(0, 3))):
+    for i in range(draw(st.integers(1, 3))):
         servers.append(m.RealServer(
-            ip=f"198.18.9.{i + 1}", port=draw(st.integers(1, 65535)), location=m.NOWHERE,
-            weight=draw(st.integers(0, 100)),
+            # DR and TUN forward to the virtual server's port.
+            ip=f"198.18.9.{i + 1}", port=port if method != "NAT" else draw(st.integers(1, 65535)),
+            location=m.NOWHERE,
+            weight=draw(st.integers(1, 100)),
             inhibit_on_failure=draw(st.booleans()),
-            checkers=tuple(draw(st.lists(checkers(), max_size=2)))))
+            checkers=tuple(draw(st.lists(checkers(plain), max_size=2)))))
     return m.VirtualServer(
         location=m.NOWHERE, ip=draw(ipv4), port=port,
         protocol=draw(st.sampled_from(["TCP", "UDP"])),  # type: ignore[arg-type]
         lvs_sched=draw(st.sampled_from(["rr", "wrr", "lc", "wlc", "sh"])),
-        lvs_method=draw(st.sampled_from(["NAT", "DR", "TUN"])),  # type: ignore[arg-type]
-        delay_loop=draw(seconds), quorum=draw(st.integers(1, 5)),
+        lvs_method=method,  # type: ignore[arg-type]
+        # keepalived lowers a quorum above the servers' total weight.
+        delay_loop=draw(positive_seconds),
+        quorum=draw(st.integers(1, max(1, min(5, sum(rs.weight for rs in servers))))),
         persistence_timeout=draw(st.none() | st.integers(1, 3600)),
         real_servers=tuple(servers))
 
 
 @st.composite
-def configs(draw: st.DrawFn) -> m.Config:
+def configs(draw: st.DrawFn, plain: bool = False) -> m.Config:
+    """Valid models; `plain` keeps to what keepalived 2.2.7 reads back the same way."""
     script_names = draw(st.lists(names, unique=True, max_size=3))
     instance_names = draw(st.lists(names, unique=True, min_size=1, max_size=4))
     vrids = draw(st.lists(st.integers(1, 255), unique=True, min_size=len(instance_names),
                           max_size=len(instance_names)))
-    insts = [draw(instances(n, v, script_names)) for n, v in zip(instance_names, vrids,
+    insts = [draw(instances(n, v, script_names, plain)) for n, v in zip(instance_names, vrids,
                                                                     strict=True)]
     groups: list[m.VrrpSyncGroup] = []
     if len(insts) >= 2 and draw(st.booleans()):
+        # Keeping the weights spares the members' trackers keepalived's zeroing.
         group = m.VrrpSyncGroup("G" + insts[0].name, m.NOWHERE,
                                 group=(insts[0].name, insts[1].name),
-                                notify=draw(st.none() | commands()))
+                                notify=draw(st.none() | commands(plain)),
+                                sync_group_tracking_weight=True)
         groups.append(group)
         insts[0] = _with(insts[0], group.name)
         insts[1] = _with(insts[1], group.name)
@@ -220,8 +250,8 @@ def configs(draw: st.DrawFn) -> m.Config:
         global_defs=m.GlobalDefs(router_id=draw(st.none() | names), notification_email=emails,
                                  enable_script_security=True, script_user="root"),
         vrrp_instances=tuple(insts), vrrp_sync_groups=tuple(groups),
-        vrrp_scripts=tuple(draw(scripts(n)) for n in script_names),
-        virtual_servers=tuple(draw(st.lists(virtual_servers(), max_size=2))),
+        vrrp_scripts=tuple(draw(scripts(n, plain)) for n in script_names),
+        virtual_servers=tuple(draw(st.lists(virtual_servers(plain), max_size=2))),
     )
 
 

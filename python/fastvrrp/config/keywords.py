@@ -569,16 +569,57 @@ def _script(ctx: Context, st: Statement, out: Raw) -> None:
         out["script"] = value
 
 
+def _garp_repeat(field: str) -> Handler:
+    def handle(ctx: Context, st: Statement, out: Raw) -> None:
+        value = parse_int(ctx, st, 0, 0, 255)
+        if value == 0:
+            owner = f"({out.get('@name', '')}): " if out.get("@name") else ""
+            ctx.diagnostics.warning(st.location,
+                                    f"{owner}{st.keyword} must be greater than 0, setting to 1")
+            value = 1
+        if value is not None:
+            out[field] = value
+
+    return handle
+
+
 def _script_interval(ctx: Context, st: Statement, out: Raw) -> None:
-    value = parse_float(ctx, st, 0, 0, 2**31 / 1e6 * 1e6)
-    if value is None:
+    text = arg(ctx, st)
+    if text is None:
+        return
+    name = out.get("@name", "")
+    try:
+        value = int(text, 10)
+    except ValueError:
+        ctx.diagnostics.error(st.arg_location(0), f"invalid number '{text}'")
+        ctx.diagnostics.error(st.location, f"({name}): vrrp script interval '{text}' must be "
+                                           "between 1 and 4294 - ignoring")
         return
     if value <= 0:
         ctx.diagnostics.error(
-            st.location,
-            f"({out.get('@name', '')}): vrrp script interval must be greater than 0, setting to 1")
-        value = 1.0
-    out["interval"] = value
+            st.location, f"({name}): vrrp script interval must be greater than 0, setting to 1")
+        value = 1
+    elif value > 4294:
+        ctx.diagnostics.error(st.location, f"({name}): vrrp script interval '{text}' must be "
+                                           "between 1 and 4294 - ignoring")
+        return
+    out["interval"] = float(value)
+
+
+def _script_timeout(ctx: Context, st: Statement, out: Raw) -> None:
+    text = arg(ctx, st)
+    if text is None:
+        return
+    try:
+        value = int(text, 10)
+        if not 1 <= value <= 4294:
+            raise ValueError(text)
+    except ValueError:
+        ctx.diagnostics.error(st.arg_location(0), f"invalid number '{text}'")
+        ctx.diagnostics.error(st.location, f"({out.get('@name', '')}): vrrp script timeout "
+                                           f"'{text}' invalid - ignoring")
+        return
+    out["timeout"] = float(value)
 
 
 def _file_check_weight(ctx: Context, st: Statement, out: Raw) -> None:
@@ -683,8 +724,8 @@ GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP
          "Do not check the address list of adverts from the current master."),
     number("vrrp_garp_master_delay", "vrrp_garp_master_delay", 0, 1000,
            "Seconds after becoming master before the second GARP batch (5; 0 = off)."),
-    integer("vrrp_garp_master_repeat", "vrrp_garp_master_repeat", 0, 255,
-            "GARPs/NAs per VIP in each batch (5)."),
+    custom("vrrp_garp_master_repeat", _garp_repeat("vrrp_garp_master_repeat"), "<1..255>",
+           "GARPs/NAs per VIP in each batch (5)."),
     number("vrrp_garp_master_refresh", "vrrp_garp_master_refresh", 0, 2**31 - 1,
            "Seconds between periodic GARP refreshes while master (0 = off)."),
     integer("vrrp_garp_master_refresh_repeat", "vrrp_garp_master_refresh_repeat", 1, 255,
@@ -693,9 +734,12 @@ GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP
            "GARP delay after a lower-priority advert (default: garp_master_delay)."),
     integer("vrrp_garp_lower_prio_repeat", "vrrp_garp_lower_prio_repeat", 0, 255,
             "GARPs after a lower-priority advert (default: garp_master_repeat)."),
-    number("vrrp_garp_interval", "vrrp_garp_interval", 0, 1, "Seconds between GARPs (0)."),
-    number("vrrp_gna_interval", "vrrp_gna_interval", 0, 1,
-           "Seconds between unsolicited NAs (0)."),
+    number("vrrp_garp_interval", "vrrp_garp_interval", 0.000001, 4294.967295,
+           "Seconds between GARPs (default: none).",
+           invalid="vrrp_garp_interval '{value}' is invalid"),
+    number("vrrp_gna_interval", "vrrp_gna_interval", 0.000001, 4294.967295,
+           "Seconds between unsolicited NAs (default: none).",
+           invalid="vrrp_gna_interval '{value}' is invalid"),
     flag("vrrp_lower_prio_no_advert", "vrrp_lower_prio_no_advert",
          "Do not answer a lower-priority advert with an advert."),
     flag("vrrp_higher_prio_send_advert", "vrrp_higher_prio_send_advert",
@@ -812,8 +856,8 @@ VRRP_INSTANCE = Block("vrrp_instance", "vrrp_instance <NAME>", "A VRRP virtual r
     flag("smtp_alert", "smtp_alert", "Send SMTP alerts on transitions."),
     number("garp_master_delay", "garp_master_delay", 0, 1000,
            "Overrides vrrp_garp_master_delay."),
-    integer("garp_master_repeat", "garp_master_repeat", 0, 255,
-            "Overrides vrrp_garp_master_repeat."),
+    custom("garp_master_repeat", _garp_repeat("garp_master_repeat"), "<1..255>",
+           "Overrides vrrp_garp_master_repeat."),
     number("garp_master_refresh", "garp_master_refresh", 0, 2**31 - 1,
            "Overrides vrrp_garp_master_refresh."),
     integer("garp_master_refresh_repeat", "garp_master_refresh_repeat", 1, 255,
@@ -864,8 +908,8 @@ def _bool_field(ctx: Context, st: Statement, out: Raw, field: str) -> None:
 
 VRRP_SCRIPT = Block("vrrp_script", "vrrp_script <NAME>", "A script run periodically.", table(
     custom("script", _script, _SCRIPT_SYNTAX, "The command to run."),
-    custom("interval", _script_interval, "<SECONDS>", "Seconds between runs (1)."),
-    number("timeout", "timeout", 0, 2**31 - 1, "Seconds before a run fails (interval)."),
+    custom("interval", _script_interval, "<1..4294>", "Seconds between runs (1)."),
+    custom("timeout", _script_timeout, "<1..4294>", "Seconds before a run fails (interval)."),
     custom("weight", _weight_reverse("weight", -253, 253), "<-253..253> [reverse]",
            "Priority change (0: fault on failure)."),
     integer("rise", "rise", 1, 2**31 - 1, "Successes before OK (1)."),
@@ -932,13 +976,15 @@ _CHECKER_COMMON = (
     integer("bind_port", "bind_port", 1, 65535, "Source port of checks."),
     integer("fwmark", "fwmark", 0, 2**32 - 1, "fwmark of check packets."),
     flag("alpha", "alpha", "Start with the server down."),
-    number("connect_timeout", "connect_timeout", 0, 2**31 - 1, "Seconds per attempt (5)."),
+    number("connect_timeout", "connect_timeout", 0.000001, 4294.967295,
+           "Seconds per attempt (5).", invalid="connect_timeout {value} invalid - ignoring"),
     integer("retry", "retry", 0, 2**31 - 1, "Extra attempts before DOWN (1)."),
     alias("nb_get_retry", "retry", warn=True),
     number("delay_before_retry", "delay_before_retry", 0, 2**31 - 1,
            "Seconds between attempts (3 for HTTP/SSL, 1 otherwise)."),
     number("warmup", "warmup", 0, 2**31 - 1, "Random delay before the first check."),
-    number("delay_loop", "delay_loop", 0, 2**31 - 1, "Seconds between checks (60)."),
+    number("delay_loop", "delay_loop", 0.000001, 2**31 - 1, "Seconds between checks (60).",
+           invalid="checker delay loop '{value}' invalid - ignoring"),
     flag("log_all_failures", "log_all_failures", "Log every failed check."),
 )
 
@@ -978,8 +1024,13 @@ DNS_CHECK = Block("DNS_CHECK", "DNS_CHECK", "DNS query check.", table(
     custom("type", _dns_type, "A|NS|CNAME|SOA|MX|TXT|AAAA", "Query type (SOA)."),
     string("name", "name", "Query name (.)."),
 ))
+# MISC_CHECK and FILE_CHECK connect nowhere: keepalived knows no connection options there.
+_CONNECTION_OPTIONS = frozenset({"connect_ip", "connect_port", "bindto", "bind_if", "bind_port",
+                                 "fwmark", "connect_timeout"})
+_CHECKER_TIMING = tuple(kw for kw in _CHECKER_COMMON if kw.name not in _CONNECTION_OPTIONS)
+
 MISC_CHECK = Block("MISC_CHECK", "MISC_CHECK", "Script check.", table(
-    *_CHECKER_COMMON,
+    *_CHECKER_TIMING,
     custom("misc_path", _misc_path, _SCRIPT_SYNTAX, "The script to run."),
     number("misc_timeout", "misc_timeout", 0, 2**31 - 1, "Seconds before the script fails."),
     flag("misc_dynamic", "misc_dynamic", "Exit codes 2-255 set the weight."),
@@ -1002,14 +1053,16 @@ _CHECKER_KINDS = ("HTTP_GET", "SSL_GET", "TCP_CHECK", "SMTP_CHECK", "DNS_CHECK",
                   "PING_CHECK", "UDP_CHECK", "FILE_CHECK")
 
 _SERVER_COMMON = (
-    number("connect_timeout", "connect_timeout", 0, 2**31 - 1,
-           "Default connect_timeout of checkers (5)."),
+    number("connect_timeout", "connect_timeout", 0.000001, 4294.967295,
+           "Default connect_timeout of checkers (5).",
+           invalid="connect_timeout {value} invalid - ignoring"),
     integer("retry", "retry", 0, 2**31 - 1, "Default retry of checkers."),
     alias("nb_get_retry", "retry", warn=True),
     number("delay_before_retry", "delay_before_retry", 0, 2**31 - 1,
            "Default delay_before_retry of checkers."),
     number("warmup", "warmup", 0, 2**31 - 1, "Default warmup of checkers."),
-    number("delay_loop", "delay_loop", 0, 2**31 - 1, "Seconds between checks (60)."),
+    number("delay_loop", "delay_loop", 0.000001, 2**31 - 1, "Seconds between checks (60).",
+           invalid="virtual server delay loop '{value}' invalid - ignoring"),
     flag("inhibit_on_failure", "inhibit_on_failure", "Set weight 0 instead of removing."),
     flag("smtp_alert", "smtp_alert", "Send SMTP alerts."),
     string("virtualhost", "virtualhost", "Default Host header of HTTP checks.", "<HOST>"),

@@ -15,9 +15,11 @@ _PLAIN = re.compile(r"[A-Za-z0-9_./:%+,=@^-]+\Z")
 
 
 def quote(text: str) -> str:
-    """A word as keepalived reads it back: plain when safe, else double-quoted and escaped."""
+    """A word as keepalived reads it back: plain when safe, else quoted (escaped if needed)."""
     if text and _PLAIN.match(text) and text[0] not in "@$~!#":
         return text
+    if '"' in text and "'" not in text and "\\" not in text and "\n" not in text:
+        return f"'{text}'"
     escaped = (text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
                .replace("\t", "\\t"))
     return f'"{escaped}"'
@@ -52,8 +54,9 @@ class _Writer:
             self.line(keyword, quote(command.command), *(quote(w) for w in (command.user,
                                                                             command.group) if w))
 
-    def opt(self, keyword: str, value: object) -> None:
-        if value is None:
+    def opt(self, keyword: str, value: object, true_only: bool = False) -> None:
+        """Write `keyword value`; with true_only, a false flag is left out (its default)."""
+        if value is None or (true_only and value is False):
             return
         if isinstance(value, bool):
             self.line(keyword, _bool(value))
@@ -87,8 +90,8 @@ def _track(w: _Writer, keyword: str, refs: tuple[m.TrackRef, ...]) -> None:
         words = [quote(ref.name)]
         if ref.weight is not None:
             words += ["weight", str(ref.weight)]
-        if ref.reverse:
-            words.append("reverse")
+            if ref.reverse:
+                words.append("reverse")
         w.line(*words)
     w.close()
 
@@ -99,13 +102,11 @@ def _globals(w: _Writer, g: m.GlobalDefs) -> None:
             "lvs_notify_fifo", "notify_fifo_script", "vrrp_notify_fifo_script",
             "lvs_notify_fifo_script", "lvs_timeouts", "smtp_server", "smtp_port",
             "script_user", "script_group", "dynamic_interfaces", "max_auto_priority"}
-    # fastvrrp-only keywords are written only when set, so the output stays keepalived's.
-    if not g.v3_checksum_as_v2:
-        skip.add("v3_checksum_as_v2")
-    if g.lvs_backend == "auto":
-        skip.add("lvs_backend")
+    # Defaults are left out: keepalived refuses some of them spelled out (a GARP interval of 0)
+    # and fastvrrp-only keywords then stay out of a keepalived config.
+    defaults = m.GlobalDefs()
     for name in m.GlobalDefs.__dataclass_fields__:
-        if name not in skip:
+        if name not in skip and getattr(g, name) != getattr(defaults, name):
             w.opt(name, getattr(g, name))
     if g.notification_email:
         w.open("notification_email")
@@ -144,7 +145,8 @@ def _instance(w: _Writer, inst: m.VrrpInstance) -> None:
     if inst.family == "inet6" and not inst.virtual_ipaddress:
         w.line("native_ipv6")
     w.line("nopreempt" if inst.nopreempt else "preempt")
-    w.line("preempt_delay", _number(inst.preempt_delay))
+    if inst.preempt_delay:
+        w.line("preempt_delay", _number(inst.preempt_delay))
     if inst.auth_type is not None:
         w.open("authentication")
         w.line("auth_type", inst.auth_type)
@@ -171,12 +173,14 @@ def _instance(w: _Writer, inst: m.VrrpInstance) -> None:
         for peer in inst.unicast_peers:
             w.line(peer.address, "min_ttl", str(peer.min_ttl), "max_ttl", str(peer.max_ttl))
         w.close()
-    w.line("unicast_ttl", str(inst.unicast_ttl))
-    w.opt("check_unicast_src", inst.check_unicast_src)
+    if inst.unicast_peers:
+        w.line("unicast_ttl", str(inst.unicast_ttl))
+    if inst.unicast_peers:
+        w.opt("check_unicast_src", inst.check_unicast_src)
     if inst.use_vmac is not None:
         w.line("use_vmac", quote(inst.use_vmac), inst.vmac_mac or "")
-    for key in ("vmac_xmit_base", "dont_track_primary"):
-        w.opt(key, getattr(inst, key))
+        w.opt("vmac_xmit_base", inst.vmac_xmit_base, true_only=True)
+    w.opt("dont_track_primary", inst.dont_track_primary)
     _track(w, "track_interface", inst.track_interfaces)
     _track(w, "track_script", inst.track_scripts)
     _track(w, "track_file", inst.track_files)
@@ -187,9 +191,11 @@ def _instance(w: _Writer, inst: m.VrrpInstance) -> None:
     for key in ("smtp_alert", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
                 "garp_master_refresh_repeat", "garp_lower_prio_delay", "garp_lower_prio_repeat",
                 "lower_prio_no_advert", "higher_prio_send_advert", "accept", "strict_mode",
-                "skip_check_adv_addr", "promote_secondaries",
-                "down_timer_adverts"):
+                "skip_check_adv_addr", "down_timer_adverts"):
         w.opt(key, getattr(inst, key))
+    # A vmac sets promote_secondaries by itself (keepalived warns when it is written).
+    if inst.use_vmac is None:
+        w.opt("promote_secondaries", inst.promote_secondaries)
     if inst.v3_checksum_as_v2:
         w.line("v3_checksum_as_v2")
     w.close()
@@ -243,8 +249,10 @@ def _group(w: _Writer, group: m.VrrpSyncGroup) -> None:
     _track(w, "track_process", group.track_processes)
     for key in ("notify_master", "notify_backup", "notify_fault", "notify_stop", "notify"):
         w.command(key, getattr(group, key))
-    for key in ("smtp_alert", "global_tracking", "sync_group_tracking_weight"):
-        w.opt(key, getattr(group, key))
+    w.opt("smtp_alert", group.smtp_alert)
+    # keepalived warns about global_tracking (deprecated) whenever it is written.
+    w.opt("global_tracking", group.global_tracking, true_only=True)
+    w.opt("sync_group_tracking_weight", group.sync_group_tracking_weight, true_only=True)
     w.close()
 
 
@@ -255,14 +263,17 @@ _CHECKER_NAMES = {m.HttpGet: "HTTP_GET", m.SslGet: "SSL_GET", m.TcpCheck: "TCP_C
 
 def _checker(w: _Writer, checker: m.Checker) -> None:
     w.open(_CHECKER_NAMES[type(checker)])
-    for key in ("connect_ip", "connect_port", "bindto", "bind_if", "bind_port", "fwmark",
-                "connect_timeout", "retry", "delay_before_retry", "delay_loop", "warmup",
-                "alpha", "log_all_failures"):
-        w.opt(key, getattr(checker, key))
+    if not isinstance(checker, m.MiscCheck):
+        for key in ("connect_ip", "connect_port", "bindto", "bind_if", "bind_port", "fwmark",
+                    "connect_timeout"):
+            w.opt(key, getattr(checker, key))
+    for key in ("retry", "delay_before_retry", "delay_loop", "warmup", "alpha",
+                "log_all_failures"):
+        w.opt(key, getattr(checker, key), true_only=True)
     if isinstance(checker, m.HttpGet):
         w.line("http_protocol", checker.http_protocol)
         w.opt("virtualhost", checker.virtualhost)
-        w.opt("fast_recovery", checker.fast_recovery)
+        w.opt("fast_recovery", checker.fast_recovery, true_only=True)
         for url in checker.urls:
             w.open("url")
             w.opt("path", url.path)
@@ -270,14 +281,14 @@ def _checker(w: _Writer, checker: m.Checker) -> None:
             w.line("status_code", *(f"{a}-{b}" if a != b else str(a) for a, b in url.status_code))
             w.opt("virtualhost", url.virtualhost)
             w.opt("regex", url.regex)
-            w.opt("regex_no_match", url.regex_no_match)
+            w.opt("regex_no_match", url.regex_no_match, true_only=True)
             w.close()
         if isinstance(checker, m.SslGet):
-            w.opt("enable_sni", checker.enable_sni)
+            w.opt("enable_sni", checker.enable_sni, true_only=True)
     elif isinstance(checker, m.MiscCheck):
         w.command("misc_path", checker.misc_path)
         w.opt("misc_timeout", checker.misc_timeout)
-        w.opt("misc_dynamic", checker.misc_dynamic)
+        w.opt("misc_dynamic", checker.misc_dynamic, true_only=True)
     elif isinstance(checker, m.SmtpCheck):
         w.opt("helo_name", checker.helo_name)
     elif isinstance(checker, m.DnsCheck):
@@ -312,19 +323,21 @@ def _virtual_server(w: _Writer, vs: m.VirtualServer) -> None:
     for key in ("persistence_timeout", "persistence_granularity", "persistence_engine",
                 "delay_loop", "connect_timeout", "retry", "delay_before_retry", "warmup",
                 "virtualhost", "alpha", "omega", "quorum", "hysteresis", "inhibit_on_failure",
-                "ha_suspend", "ops", "smtp_alert", "sorry_server_inhibit"):
-        w.opt(key, getattr(vs, key))
+                "ha_suspend", "ops", "smtp_alert"):
+        w.opt(key, getattr(vs, key), true_only=key != "smtp_alert")
     w.command("quorum_up", vs.quorum_up)
     w.command("quorum_down", vs.quorum_down)
     if vs.sorry_server is not None:
         ip, port = vs.sorry_server
         w.line("sorry_server", ip, str(port) if port is not None else "")
+        if vs.sorry_server_inhibit:
+            w.line("sorry_server_inhibit")
     for rs in vs.real_servers:
         w.open("real_server", rs.ip, str(rs.port) if rs.port is not None else "")
         w.line("weight", str(rs.weight))
         for key in ("lvs_method", "inhibit_on_failure", "uthreshold", "lthreshold",
                     "smtp_alert", "virtualhost", "alpha"):
-            w.opt(key, getattr(rs, key))
+            w.opt(key, getattr(rs, key), true_only=key != "smtp_alert")
         w.command("notify_up", rs.notify_up)
         w.command("notify_down", rs.notify_down)
         for checker in rs.checkers:

@@ -89,6 +89,9 @@ def read_address(ctx: Context, line: Statement, static: bool = False) -> m.Virtu
                 break
             if word == "scope" and value not in _SCOPES and not value.isdigit():
                 diag.error(line.location, f"invalid scope '{value}'")
+            elif word == "scope" and ":" in address:
+                diag.warning(line.location, f"Cannot specify scope for IPv6 addresses "
+                                            f"({words[0]}) - ignoring scope")
             elif word == "preferred_lft":
                 fields["preferred_lft"] = None if value == "forever" else _int_or(value, None)
             elif word == "track_group":
@@ -427,6 +430,7 @@ def read_track_refs(ctx: Context, lines: list[Statement], owner: str, what: str,
         reverse = False
         args = line.args
         bad = False
+        interface = what == "tracked interface"
         i = 0
         while i < len(args):
             word = args[i]
@@ -438,15 +442,24 @@ def read_track_refs(ctx: Context, lines: list[Statement], owner: str, what: str,
                                f"[{low}..{high}] inclusive, ignoring...")
                     bad = True
                 i += 2
-            elif word == "reverse":
-                reverse = True
-                i += 1
-            elif word in ("noreverse", "no_reverse"):
-                i += 1
+                # keepalived takes reverse only right after the weight (noreverse not for
+                # interfaces).
+                if i < len(args) and (args[i] == "reverse" or (
+                        args[i] in ("noreverse", "no_reverse") and not interface)):
+                    reverse = args[i] == "reverse"
+                    i += 1
+                elif i < len(args) and interface:
+                    diag.warning(line.arg_location(i), f"({owner}) unknown track_interace {name} "
+                                                       f"weight option {args[i]} - ignoring")
+                    i += 1
+                continue
+            if interface:
+                diag.warning(line.arg_location(i), f"({owner}) unknown track_interface {name} "
+                                                   f"option {word} - ignoring")
             else:
-                diag.warning(line.arg_location(i), f"({owner}) {what} {name}: unknown option "
-                                                   f"'{word}'")
-                i += 1
+                diag.warning(line.arg_location(i), f"({owner}) unknown {what} option {word} - "
+                                                   "ignoring")
+            i += 1
         if bad:
             continue
         if what == "tracked interface":
@@ -535,6 +548,10 @@ def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
         peer = _read_peer(ctx, line, name)
         if peer is not None:
             peers.append(peer)
+    if "unicast_ttl" in raw and not peers:
+        diag.warning(_loc(raw, "unicast_ttl"),
+                     f"({name}): Cannot use unicast_ttl without unicast peers - resetting")
+        fields.pop("unicast_ttl", None)
     if family is None:
         probe = raw.get("unicast_src_ip") or (peers[0].address if peers else None)
         family = "inet6" if probe is not None and ":" in probe else "inet"
@@ -586,6 +603,10 @@ def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
                      f"({name}) Warning - nopreempt will not work with initial state MASTER - "
                      "clearing")
         nopreempt = False
+    if preempt_delay and nopreempt:
+        diag.warning(_loc(raw, "preempt_delay"), f"({name}) preempt_delay is incompatible with "
+                                                 "nopreempt mode - resetting")
+        preempt_delay = 0.0
     if preempt_delay and state == "MASTER":
         diag.warning(_loc(raw, "preempt_delay"),
                      f"({name}) Warning - preempt delay will not work with initial state MASTER "
@@ -648,6 +669,25 @@ def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
     use_vmac = raw.get("use_vmac")
     if use_vmac == "":
         use_vmac = f"vrrp.{vrid}"
+    if use_vmac is not None and peers and not vmac_xmit_base:
+        diag.warning(_loc(raw, "end"), f"({name}) unicast with use_vmac requires "
+                                       "vmac_xmit_base - setting")
+        vmac_xmit_base = True
+    if vmac_xmit_base and use_vmac is None:
+        diag.warning(_loc(raw, "vmac_xmit_base"), f"({name}) vmac_xmit_base is only valid with "
+                                                  "a vmac")
+        vmac_xmit_base = False
+    if use_vmac is not None:
+        if raw.get("promote_secondaries"):
+            diag.warning(_loc(raw, "promote_secondaries"),
+                         f"({name}) promote_secondaries is automatically set for vmacs - "
+                         "ignoring")
+        fields["promote_secondaries"] = True
+    if not peers and any(f"@{k}" in raw for k in ("unicast_src_ip", "check_unicast_src",
+                                                  "unicast_peer")):
+        diag.warning(where, f"({name}) A unicast keyword has been specified without any unicast "
+                            "peers. Defaulting to multicast. This usage is deprecated - please "
+                            "update your configuration.")
 
     iface_range = (-253, 253)
     fields.update(
@@ -704,6 +744,9 @@ def _read_peer(ctx: Context, line: Statement, owner: str) -> m.UnicastPeer | Non
             ctx.diagnostics.warning(line.arg_location(i),
                                     f"({owner}) unknown unicast_peer option '{word}'")
             i += 1
+    if ttl["min_ttl"] > ttl["max_ttl"]:
+        ctx.diagnostics.warning(line.location, f"({owner}) min_ttl {ttl['min_ttl']} > max_ttl "
+                                               f"{ttl['max_ttl']} - all packets will be discarded")
     return m.UnicastPeer(address, ttl["min_ttl"], ttl["max_ttl"], line.location)
 
 
@@ -727,6 +770,10 @@ def resolve_sync_group(ctx: Context, raw: Raw, instances: dict[str, m.VrrpInstan
         ctx.diagnostics.warning(_loc(raw, "self"), f"Sync group {name} has no virtual router(s) "
                                                    "- removing")
         return None
+    if "@global_tracking" in raw:
+        ctx.diagnostics.warning(_loc(raw, "global_tracking"),
+                                f"({name}) global_tracking is deprecated. Use "
+                                "track_interface/script/file on the sync group")
     fields = {k: raw[k] for k in ("notify_master", "notify_backup", "notify_fault",
                                   "notify_stop", "notify", "smtp_alert", "global_tracking",
                                   "sync_group_tracking_weight") if k in raw}
@@ -851,7 +898,7 @@ def resolve_virtual_server(ctx: Context, raw: Raw, groups: set[str],
         if parsed is None:
             return None
         fields["ip"], fields["port"] = parsed
-        label = f"[{fields['ip']}]:{fields['port']}"
+        label = f"[{fields['ip']}]:{str(raw.get('protocol', 'none')).lower()}:{fields['port']}"
         if fields["port"] is None and "persistence_timeout" not in raw:
             diag.error(where, f"Virtual server {label}: a port is needed unless persistent")
             return None
@@ -871,6 +918,13 @@ def resolve_virtual_server(ctx: Context, raw: Raw, groups: set[str],
             fields[key] = raw[key]
     if "ip" in fields and fields["ip"] is not None and ":" in fields["ip"]:
         fields["family"] = "inet6"
+    if raw.get("sorry_server_inhibit") and (
+        "sorry_server" not in raw
+        or _loc(raw, "sorry_server").line > _loc(raw, "sorry_server_inhibit").line
+    ):
+        diag.warning(_loc(raw, "sorry_server_inhibit"),
+                     "Ignoring sorry_server inhibit used before or without sorry_server")
+        fields["sorry_server_inhibit"] = False
     if "sorry_server" in raw:
         ip, port, sorry_where = raw["sorry_server"]
         address = parse_address(ip)
@@ -891,8 +945,32 @@ def resolve_virtual_server(ctx: Context, raw: Raw, groups: set[str],
             diag.warning(rs.location, f"VS {label}: real server [{rs.ip}]:{rs.port} is "
                                       "duplicated - removing second rs")
             continue
+        method = rs.lvs_method or fields.get("lvs_method", "NAT")
+        vs_port = fields.get("port")
+        if method in ("DR", "TUN") and vs_port is not None and rs.port != vs_port:
+            proto = str(fields.get("protocol", "TCP")).lower()
+            diag.warning(rs.location, f"WARNING - virtual server [{fields['ip']}]:{proto}:"
+                                      f"{vs_port} and real server [{rs.ip}]:{proto}:{rs.port} "
+                                      "ports don't match - resetting")
+            rs = replace(rs, port=vs_port)
         seen.add(server_key)
         servers.append(rs)
+    if not servers:
+        diag.warning(where, f"Virtual server {label} has no real servers - ignoring")
+        return None
+    total = sum(rs.weight for rs in servers)
+    quorum = fields.get("quorum", 1)
+    if quorum > total:
+        diag.warning(_loc(raw, "quorum"), f"Warning - quorum {quorum} for {label} exceeds total "
+                                          f"weight of real servers {total}, reducing quorum to "
+                                          f"{total}")
+        quorum = fields["quorum"] = total
+    hysteresis = fields.get("hysteresis", 0)
+    if hysteresis >= quorum:
+        fixed = max(quorum - 1, 0)
+        diag.warning(_loc(raw, "hysteresis"), f"Virtual server {label}: hysteresis {hysteresis} "
+                                              f">= quorum {quorum}; setting hysteresis to {fixed}")
+        fields["hysteresis"] = fixed
     return m.VirtualServer(location=where, real_servers=tuple(servers), **fields)
 
 
@@ -1043,6 +1121,7 @@ def resolve(ctx: Context, raw: Raw, files: tuple[str, ...]) -> m.Config:
         if inst is not None:
             instances[inst.name] = inst
     _check_duplicate_vrids(ctx, list(instances.values()))
+    _check_vmac_names(ctx, instances)
     groups: list[m.VrrpSyncGroup] = []
     for group_raw in raw.get("vrrp_sync_groups", []):
         group = resolve_sync_group(ctx, group_raw, instances, script_names, file_names,
@@ -1055,7 +1134,7 @@ def resolve(ctx: Context, raw: Raw, files: tuple[str, ...]) -> m.Config:
                 diag.warning(group.location, f"VRRP instance {member} is already in sync group "
                                              f"{current.sync_group} - ignoring")
                 continue
-            instances[member] = _with_group(current, group.name)
+            instances[member] = _with_group(ctx, current, group)
         groups.append(group)
     vsgs = [g_ for g_ in (resolve_server_group(ctx, r)
                           for r in raw.get("virtual_server_groups", [])) if g_ is not None]
@@ -1070,6 +1149,7 @@ def resolve(ctx: Context, raw: Raw, files: tuple[str, ...]) -> m.Config:
         virtual_server_groups=tuple(vsgs), static_ipaddress=tuple(static_addresses),
         static_routes=tuple(static_routes), static_rules=tuple(static_rules), files=files,
     )
+    _check_command_quotes(ctx, config)
     _check_script_security(ctx, config)
     return config
 
@@ -1107,6 +1187,14 @@ def _commands(config: m.Config) -> list[m.Command]:
     return [c for c in out if c is not None]
 
 
+def _check_command_quotes(ctx: Context, config: m.Config) -> None:
+    """keepalived splits script command lines itself; an odd single quote is reported."""
+    for command in _commands(config):
+        if command.command.count("'") % 2:
+            ctx.diagnostics.warning(command.location,
+                                    f"String '{command.command}': missing terminating '")
+
+
 def _check_script_security(ctx: Context, config: m.Config) -> None:
     """keepalived refuses (exit 6) scripts that would run as root without script security."""
     g = config.global_defs
@@ -1121,8 +1209,49 @@ def _check_script_security(ctx: Context, config: m.Config) -> None:
             return
 
 
-def _with_group(inst: m.VrrpInstance, group: str) -> m.VrrpInstance:
-    return replace(inst, sync_group=group)
+def _with_group(ctx: Context, inst: m.VrrpInstance, group: m.VrrpSyncGroup) -> m.VrrpInstance:
+    """A sync group member; its trackers lose their weights unless the group keeps them."""
+    if group.sync_group_tracking_weight:
+        return replace(inst, sync_group=group.name)
+    diag = ctx.diagnostics
+    interfaces = []
+    for ref in inst.track_interfaces:
+        if ref.weight:
+            diag.warning(ref.location, f"({inst.name}) ignoring {ref.name} tracked interface "
+                                       "weight due to SYNC group")
+            ref = replace(ref, weight=0, reverse=False)
+        interfaces.append(ref)
+    zeroed: dict[str, tuple[m.TrackRef, ...]] = {}
+    for field, what in (("track_scripts", "track script"), ("track_files", "track file"),
+                        ("track_processes", "track process")):
+        refs = []
+        for ref in getattr(inst, field):
+            if ref.weight != 0:
+                diag.note(ref.location, f"({inst.name}) {what} {ref.name}: weight set to 0 in "
+                                        f"sync group {group.name}")
+                ref = replace(ref, weight=0, reverse=False)
+            refs.append(ref)
+        zeroed[field] = tuple(refs)
+    return replace(inst, sync_group=group.name, track_interfaces=tuple(interfaces),
+                   track_scripts=zeroed["track_scripts"], track_files=zeroed["track_files"],
+                   track_processes=zeroed["track_processes"])
+
+
+def _check_vmac_names(ctx: Context, instances: dict[str, m.VrrpInstance]) -> None:
+    """A macvlan name serves one instance; later ones fall back to vrrp.<VRID>."""
+    owners: dict[str, str] = {}
+    for name, inst in list(instances.items()):
+        if inst.use_vmac is None:
+            continue
+        owner = owners.get(inst.use_vmac)
+        if owner is None:
+            owners[inst.use_vmac] = name
+            continue
+        ctx.diagnostics.warning(inst.location, f"({name}) VRRP instance {owner} is already "
+                                               f"using {inst.use_vmac} - ignoring name")
+        fallback = f"vrrp.{inst.virtual_router_id}"
+        instances[name] = replace(inst, use_vmac=fallback)
+        owners.setdefault(fallback, name)
 
 
 def _check_duplicate_vrids(ctx: Context, instances: list[m.VrrpInstance]) -> None:
