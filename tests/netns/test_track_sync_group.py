@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from fastvrrp.lab import Lab
+from fastvrrp.lab.pytest_fixtures import LabFactory
 
 pytestmark = pytest.mark.netns
 
@@ -57,7 +58,8 @@ vrrp_instance VI_2 {{
 """
 
 
-def start(lab: Lab, node: str, priority: int, tracking: str = "") -> Path:
+def start(lab: Lab, node: str, priority: int, tracking: str = "",
+          daemon: str = "fastvrrp") -> Path:
     directory = lab.workdir / f"sync-{node}"
     directory.mkdir(parents=True)
     directory.chmod(0o755)
@@ -66,8 +68,9 @@ def start(lab: Lab, node: str, priority: int, tracking: str = "") -> Path:
                                      f'{directory}/fifo.out; done < "$1"\n')):
         (directory / name).write_text(text)
         (directory / name).chmod(0o755)
-    lab.start_fastvrrp(node, CONFIG.format(dir=directory, priority=priority, vip1=VIP1,
-                                           vip2=VIP2, tracking=tracking))
+    launch = lab.start_keepalived if daemon == "keepalived" else lab.start_fastvrrp
+    launch(node, CONFIG.format(dir=directory, priority=priority, vip1=VIP1, vip2=VIP2,
+                               tracking=tracking))
     return directory
 
 
@@ -79,12 +82,14 @@ def both_on(lab: Lab, node: str) -> bool:
     return lab.holders(VIP1) == [node] and lab.holders(VIP2) == [node]
 
 
-def test_a_member_fault_moves_the_whole_group_and_the_group_notifies(lab: Lab) -> None:
+def run_sequence(lab: Lab, daemon: str = "fastvrrp") -> Path:
+    """r1 (100, `daemon`) tracks trk0 in VI_2; r2 (90, fastvrrp); trk0 goes down and up."""
     lab.run("r1", ["ip", "link", "add", "trk0", "type", "veth", "peer", "name", "trk0p"])
     lab.run("r1", ["ip", "link", "set", "trk0p", "up"])
     lab.run("r1", ["ip", "link", "set", "trk0", "up"])
-    d1 = start(lab, "r1", 100, tracking="    track_interface {\n        trk0\n    }")
-    assert lab.wait_for(lambda: both_on(lab, "r1"), timeout=6)
+    d1 = start(lab, "r1", 100, tracking="    track_interface {\n        trk0\n    }",
+               daemon=daemon)
+    assert lab.wait_for(lambda: both_on(lab, "r1"), timeout=8)
     d2 = start(lab, "r2", 90)  # after r1 is master: no election race at startup
     assert lab.wait_for(lambda: len(lines(d2 / "fifo.out")) >= 3, timeout=3)
 
@@ -93,12 +98,46 @@ def test_a_member_fault_moves_the_whole_group_and_the_group_notifies(lab: Lab) -
     assert lab.wait_for(lambda: both_on(lab, "r2"), timeout=4)
     lab.run("r1", ["ip", "link", "set", "trk0", "up"])
     assert lab.wait_for(lambda: both_on(lab, "r1"), timeout=6)
+    assert lab.wait_for(lambda: len(lines(d1 / "notify.out")) >= 5, timeout=3)
+    return d1
+
+
+def test_a_member_fault_moves_the_whole_group_and_the_group_notifies(lab: Lab) -> None:
+    d1 = run_sequence(lab)
 
     group_states = ["BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER"]
-    assert lab.wait_for(lambda: len(lines(d1 / "notify.out")) >= 5, timeout=3)
     assert lines(d1 / "notify.out") == [f"GROUP G1 {s} 0" for s in group_states]
     fifo = [line for line in lines(d1 / "fifo.out") if line.startswith("GROUP")]
     assert fifo == [f'GROUP "G1" {s} 0' for s in group_states]
     # Both members went through FAULT, and the FIFO has them in order around the group line.
     assert 'INSTANCE "VI_1" FAULT 100' in lines(d1 / "fifo.out")
     assert 'INSTANCE "VI_2" FAULT 100' in lines(d1 / "fifo.out")
+
+
+@pytest.mark.interop
+def test_group_notify_matches_keepalived(
+    lab_factory: LabFactory, keepalived_ready: str | None
+) -> None:
+    if keepalived_ready is not None:
+        pytest.skip(keepalived_ready)
+    theirs = run_sequence(lab_factory(), "keepalived")
+    ours = run_sequence(lab_factory())
+    assert lines(ours / "notify.out") == lines(theirs / "notify.out")
+    group = [line for line in lines(ours / "fifo.out") if line.startswith("GROUP")]
+    assert group == [line for line in lines(theirs / "fifo.out") if line.startswith("GROUP")]
+    # After startup (where keepalived writes the group line first) the members' lines come
+    # before their group's line, as in keepalived (members among themselves: any order).
+    assert in_blocks(lines(ours / "fifo.out")[3:15]) == in_blocks(lines(theirs / "fifo.out")[3:15])
+
+
+def in_blocks(fifo: list[str]) -> list[tuple[list[str], str]]:
+    """The FIFO lines as (sorted member lines, the group line that follows them)."""
+    out: list[tuple[list[str], str]] = []
+    members: list[str] = []
+    for line in fifo:
+        if line.startswith("GROUP"):
+            out.append((sorted(members), line))
+            members = []
+        else:
+            members.append(line)
+    return out

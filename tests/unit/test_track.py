@@ -92,7 +92,8 @@ def test_sync_group_faults_the_others_and_reports_its_state() -> None:
     group.set_own_fault("VI_1", True)
     assert group.sync_fault("VI_2") == "sync group G1: VI_1 in fault"
     assert group.sync_fault("VI_1") is None
-    assert group.member_entered("VI_1", "FAULT") == "FAULT"
+    assert group.member_entered("VI_1", "FAULT") is None  # until VI_2 follows
+    assert group.member_entered("VI_2", "FAULT") == "FAULT"
     group.set_own_fault("VI_1", False)
     assert group.sync_fault("VI_2") is None
 

@@ -3,8 +3,8 @@
 What fastvrrp does, after keepalived:
 - a member that faults on its own (interface, or a tracker) faults every other member
   ("sync group" fault), and they all leave FAULT when no member has a fault of its own;
-- the group is FAULT while any member is, MASTER once every member is MASTER and BACKUP once
-  every member is BACKUP; the group's notify scripts, FIFO line and mail follow that state;
+- the group becomes FAULT, MASTER or BACKUP once every member is in that state (a member's
+  fault brings every member to FAULT); the group's notify scripts, FIFO line and mail follow;
 - the group's track_* entries apply to every member; members' own tracking weights count as 0
   (fault on failure) unless the group says `sync_group_tracking_weight`.
 
@@ -54,8 +54,8 @@ class SyncGroupState:
         self.states[member] = state
         states = [self.states.get(m) for m in self.members]
         new: str | None = None
-        if "FAULT" in states:
-            new = "FAULT"
+        if all(s == "FAULT" for s in states):
+            new = "FAULT"  # keepalived announces it once every member is in FAULT
         elif all(s == "MASTER" for s in states):
             new = "MASTER"
         elif all(s == "BACKUP" for s in states):
