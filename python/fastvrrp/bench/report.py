@@ -58,11 +58,14 @@ def tables(results: dict[str, Any]) -> list[Table]:
         out.append(table)
     if "mass" in res:
         table = Table(title=f"mass failover ({res['mass']['unit']})")
-        for col in ("daemon", "n", "GARP p50 over VIPs (median)", "last VIP's GARP p50 / max"):
+        for col in ("daemon", "n", "GARP p50 over VIPs (median)", "last VIP's GARP p50 / max",
+                    "floor spread p50", "all moved p50 / max"):
             table.add_column(col)
         for key, s in res["mass"]["summary"].items():
             table.add_row(key, _fmt(s["garp_max"]["n"]), _fmt(s["garp_p50"]["p50"]),
-                          f"{_fmt(s['garp_max']['p50'])} / {_fmt(s['garp_max']['max'])}")
+                          f"{_fmt(s['garp_max']['p50'])} / {_fmt(s['garp_max']['max'])}",
+                          _fmt(s["floor_spread"]["p50"]),
+                          f"{_fmt(s['all_moved']['p50'])} / {_fmt(s['all_moved']['max'])}")
         out.append(table)
     return out
 

@@ -159,7 +159,8 @@ def results_of(settings: BenchSettings, done: list[tuple[Step, Any]]) -> dict[st
         elif scenario == "mass":
             trials = [{"daemon": s.daemon, "setting": s.setting, **r} for s, r in rows]
             out[scenario] = {"unit": "ms after each instance's floor", "trials": trials,
-                             "summary": _summaries(trials, ("garp_p50", "garp_max"))}
+                             "summary": _summaries(trials, ("garp_p50", "garp_max", "floor_spread",
+                                                            "all_moved"))}
         elif scenario == "jitter":
             windows = []
             for s, gaps in rows:

@@ -250,7 +250,8 @@ def mass_trial(
     """Fail a master of `settings.instances` instances (one VIP each) at once.
 
     Per VIP: its GARP from the new master, ms after that instance's own floor. Returns the
-    median and the maximum over the VIPs (the maximum: when the last VIP was announced).
+    median and the maximum over the VIPs (the maximum: when the last VIP was announced), the
+    spread of the floors, and `all_moved`: the last GARP, ms after the earliest floor.
     """
     vips = settings.all_vips()
     down = master_down_interval(BACKUP_PRIORITY, settings.advert, settings.version)
@@ -267,6 +268,8 @@ def mass_trial(
         time.sleep(0.05)
         packets = cap.stop()
     readiness: list[float] = []
+    floors: list[float] = []
+    garps: list[float] = []
     missing = 0
     for i, vip in enumerate(vips):
         floor = protocol_floor(
@@ -279,11 +282,16 @@ def mass_trial(
             missing += 1
         else:
             readiness.append((garp - floor.time) * 1000)
+            floors.append(floor.time)
+            garps.append(garp)
     readiness.sort()
     return {
         "vips": len(vips),
         "garp_p50": readiness[len(readiness) // 2] if readiness else None,
         "garp_max": readiness[-1] if readiness else None,
+        # How the old master spread its adverts, and how long the whole move took.
+        "floor_spread": (max(floors) - min(floors)) * 1000 if floors else None,
+        "all_moved": (max(garps) - min(floors)) * 1000 if floors else None,
         "unmeasured": missing,
     }
 
