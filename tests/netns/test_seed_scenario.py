@@ -92,7 +92,7 @@ vrrp_instance VI_1 {{
 """
 
 
-def setup_node(lab: Lab, node: str, state: str, priority: int) -> Path:
+def setup_node(lab: Lab, node: str, state: str, priority: int, daemon: str = "fastvrrp") -> Path:
     """Write the node's scripts and config, and start fastvrrp there."""
     directory = lab.workdir / f"seed-{node}"
     directory.mkdir(parents=True)
@@ -104,7 +104,7 @@ def setup_node(lab: Lab, node: str, state: str, priority: int) -> Path:
         path.chmod(0o755)
     config = CONFIG.format(router_id=f"LVS_{state}", dir=directory, state=state,
                            priority=priority, vip=VIP)
-    lab.start_fastvrrp(node, config)
+    (lab.start_keepalived if daemon == "keepalived" else lab.start_fastvrrp)(node, config)
     return directory
 
 
@@ -116,10 +116,17 @@ def page(lab: Lab) -> str | None:
     return proc.stdout.strip() if proc.returncode == 0 else None
 
 
-def test_check_script_demotes_the_master_and_notify_moves_the_web_server(lab: Lab) -> None:
-    r1 = setup_node(lab, "r1", "MASTER", 100)
+@pytest.mark.parametrize(
+    "daemon", ["fastvrrp", pytest.param("keepalived", marks=pytest.mark.interop)])
+def test_check_script_demotes_the_master_and_notify_moves_the_web_server(
+    lab: Lab, daemon: str, keepalived_ready: str | None
+) -> None:
+    """The same scenario runs under keepalived too: the scripts and the outcome are the same."""
+    if daemon == "keepalived" and keepalived_ready is not None:
+        pytest.skip(keepalived_ready)
+    r1 = setup_node(lab, "r1", "MASTER", 100, daemon)
     assert lab.wait_for(lambda: page(lab) == "served by r1", timeout=15, interval=0.2)
-    r2 = setup_node(lab, "r2", "BACKUP", 90)  # after r1 is master: no election race
+    r2 = setup_node(lab, "r2", "BACKUP", 90, daemon)  # after r1 is master: no election race
     assert lab.wait_for(lambda: (r2 / "role").exists(), timeout=5)
     assert lab.holders(VIP) == ["r1"]
     assert (r2 / "role").read_text().strip() == "backup"  # notify_backup ran at startup
