@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -11,10 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from fastvrrp.bench.configs import PairSettings, master_down_interval, router_config, skew_time
 from fastvrrp.bench.measure import percentile, protocol_floor
-from fastvrrp.bench.scenarios import BenchError, DaemonKind, takeover_trial
+from fastvrrp.bench.runner import BenchSettings, run
+from fastvrrp.bench.scenarios import DAEMONS, BenchError, DaemonKind, takeover_trial
 from fastvrrp.lab import Lab, PacketKind
 from fastvrrp.lab import netns as lab_netns
 from fastvrrp.lab.capture import CapturedPacket
@@ -124,3 +127,26 @@ def test_a_crashing_daemon_ends_the_trial_and_its_lab(netns_ready: str | None) -
         takeover_trial(crashing, PairSettings(), "link", lab_factory=factory)
     assert "segfault, pretend" in str(caught.value)
     assert made and all(not lab_netns.exists(n) for lab in made for n in lab.namespaces)
+
+
+@netns
+def test_a_failed_step_is_reported_and_the_run_goes_on(netns_ready: str | None) -> None:
+    if netns_ready is not None:
+        pytest.skip(netns_ready)
+    made: list[Lab] = []
+
+    def factory(topology: Topology) -> Lab:
+        lab = Lab(topology)
+        made.append(lab)
+        return lab
+
+    crashing = DaemonKind(
+        "crashing", lambda lab, host, text: lab.spawn(host, ["sh", "-c", "exit 7"]))
+    settings = BenchSettings(daemons=("crashing", "fastvrrp"), scenarios=("jitter",), window=0.3)
+    results = run(settings, console=Console(file=io.StringIO()), lab_factory=factory,
+                  daemons={"crashing": crashing, "fastvrrp": DAEMONS["fastvrrp"]})
+    assert [(f["daemon"], f["setting"]) for f in results["failed"]] == [("crashing", "load=0")]
+    assert "exited with status 7" in results["failed"][0]["error"]
+    windows = results["results"]["jitter"]["windows"]
+    assert [w["daemon"] for w in windows] == ["fastvrrp"] and windows[0]["deviation"]["n"] > 5
+    assert len(made) == 2 and all(not lab_netns.exists(n) for lab in made for n in lab.namespaces)
