@@ -321,3 +321,13 @@ def test_check_command_dump_is_json(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["vrrp_instances"][0]["priority"] == 90
     assert data["virtual_servers"][0]["real_servers"][0]["checkers"][0]["type"] == "HTTP_GET"
+
+
+def test_plain_flags_ignore_a_value_as_keepalived_does(tmp_path: Path) -> None:
+    result = check_text(tmp_path, vrrp("    dont_track_primary off\n    smtp_alert off"))
+    inst = instance(result)
+    # keepalived sets a plain flag whatever follows it; smtp_alert reads a BOOL.
+    assert (inst.dont_track_primary, inst.smtp_alert) == (True, False)
+    assert (4, "note", "'dont_track_primary' takes no argument - 'off' ignored") in messages(
+        result)
+    assert result.exit_code == 0

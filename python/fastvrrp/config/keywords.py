@@ -103,15 +103,33 @@ def number(name: str, field: str, low: float, high: float, doc: str,
     return Keyword(name, SUPPORTED, f"<{low:g}..{high:g}>", doc, handle)
 
 
-def flag(name: str, field: str, doc: str, value: bool = True) -> Keyword:
-    """A flag keyword, optionally followed by a BOOL (on|off|true|false|yes|no)."""
+#: Flags that keepalived 2.2.7 reads with an optional BOOL; every other flag is set by its
+#: mere presence, and keepalived ignores what follows it ("nopreempt off" still sets it).
+BOOL_FLAGS = frozenset({
+    "smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "vrrp_min_garp",
+    "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert", "lower_prio_no_advert",
+    "higher_prio_send_advert", "alpha", "inhibit_on_failure", "log_all_failures",
+    "fast_recovery",
+})
+
+
+def flag(name: str, field: str, doc: str, value: bool = True,
+         boolean: bool | None = None) -> Keyword:
+    """A flag keyword; with `boolean`, optionally followed by on|off|true|false|yes|no."""
+    takes_bool = name in BOOL_FLAGS if boolean is None else boolean
 
     def handle(ctx: Context, st: Statement, out: Raw) -> None:
+        if not takes_bool:
+            if st.args:
+                ctx.diagnostics.note(st.arg_location(0), f"'{st.keyword}' takes no argument - "
+                                                         f"'{' '.join(st.args)}' ignored")
+            out[field] = value
+            return
         given = parse_bool(ctx, st)
         if given is not None:
             out[field] = value if given else not value
 
-    return Keyword(name, SUPPORTED, "[<BOOL>]", doc, handle)
+    return Keyword(name, SUPPORTED, "[<BOOL>]" if takes_bool else "", doc, handle)
 
 
 def string(name: str, field: str, doc: str, syntax: str = "<STRING>") -> Keyword:
@@ -1063,15 +1081,15 @@ _SERVER_COMMON = (
     number("warmup", "warmup", 0, 2**31 - 1, "Default warmup of checkers."),
     number("delay_loop", "delay_loop", 0.000001, 2**31 - 1, "Seconds between checks (60).",
            invalid="virtual server delay loop '{value}' invalid - ignoring"),
-    flag("inhibit_on_failure", "inhibit_on_failure", "Set weight 0 instead of removing."),
     flag("smtp_alert", "smtp_alert", "Send SMTP alerts."),
     string("virtualhost", "virtualhost", "Default Host header of HTTP checks.", "<HOST>"),
-    flag("alpha", "alpha", "Start with servers down."),
     not_yet("snmp_name", "<STRING>"),
 )
 
 REAL_SERVER = Block("real_server", "real_server <IPADDR> [<PORT>]", "A backend server.", table(
     *_SERVER_COMMON,
+    flag("inhibit_on_failure", "inhibit_on_failure", "Set weight 0 instead of removing."),
+    flag("alpha", "alpha", "Start with the server down."),
     integer("weight", "weight", 0, 2**31 - 1, "IPVS weight (1)."),
     custom("lvs_method", _lvs_method("lvs_method"), "NAT|DR|TUN",
            "Forwarding method (the virtual server's)."),
@@ -1089,6 +1107,9 @@ VIRTUAL_SERVER = Block("virtual_server",
                        "virtual_server <IPADDR> [<PORT>] | fwmark <INT> | group <NAME>",
                        "An LVS service.", table(
     *_SERVER_COMMON,
+    flag("inhibit_on_failure", "inhibit_on_failure", "Set weight 0 instead of removing.",
+         boolean=False),
+    flag("alpha", "alpha", "Start with servers down.", boolean=False),
     choice("lvs_sched", "lvs_sched", ("rr", "wrr", "lc", "wlc", "lblc", "sh", "mh", "dh", "fo",
                                       "ovf", "lblcr", "sed", "nq", "twos"),
            "Scheduler (wlc)."),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from fastvrrp.config import model as m
+from fastvrrp.config.keywords import BOOL_FLAGS
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./:%+,=@^-]+\Z")
 
@@ -55,8 +56,17 @@ class _Writer:
                                                                             command.group) if w))
 
     def opt(self, keyword: str, value: object, true_only: bool = False) -> None:
-        """Write `keyword value`; with true_only, a false flag is left out (its default)."""
+        """Write `keyword value`; with true_only, a false flag is left out (its default).
+
+        Flags that keepalived reads without a BOOL are written bare when set and left out
+        when not (keepalived would read `flag off` as set).
+        """
         if value is None or (true_only and value is False):
+            return
+        if isinstance(value, bool) and keyword not in BOOL_FLAGS and keyword not in (
+                "skip_check_adv_addr", "strict_mode"):
+            if value:
+                self.line(keyword)
             return
         if isinstance(value, bool):
             self.line(keyword, _bool(value))
@@ -144,7 +154,8 @@ def _instance(w: _Writer, inst: m.VrrpInstance) -> None:
     w.line("version", str(inst.version))
     if inst.family == "inet6" and not inst.virtual_ipaddress:
         w.line("native_ipv6")
-    w.line("nopreempt" if inst.nopreempt else "preempt")
+    if inst.nopreempt:
+        w.line("nopreempt")
     if inst.preempt_delay:
         w.line("preempt_delay", _number(inst.preempt_delay))
     if inst.auth_type is not None:
@@ -190,9 +201,10 @@ def _instance(w: _Writer, inst: m.VrrpInstance) -> None:
         w.command(key, getattr(inst, key))
     for key in ("smtp_alert", "garp_master_delay", "garp_master_repeat", "garp_master_refresh",
                 "garp_master_refresh_repeat", "garp_lower_prio_delay", "garp_lower_prio_repeat",
-                "lower_prio_no_advert", "higher_prio_send_advert", "accept", "strict_mode",
+                "lower_prio_no_advert", "higher_prio_send_advert", "strict_mode",
                 "skip_check_adv_addr", "down_timer_adverts"):
         w.opt(key, getattr(inst, key))
+    w.line("accept" if inst.accept else "no_accept")
     # A vmac sets promote_secondaries by itself (keepalived warns when it is written).
     if inst.use_vmac is None:
         w.opt("promote_secondaries", inst.promote_secondaries)
@@ -322,9 +334,13 @@ def _virtual_server(w: _Writer, vs: m.VirtualServer) -> None:
         w.line("protocol", vs.protocol)
     for key in ("persistence_timeout", "persistence_granularity", "persistence_engine",
                 "delay_loop", "connect_timeout", "retry", "delay_before_retry", "warmup",
-                "virtualhost", "alpha", "omega", "quorum", "hysteresis", "inhibit_on_failure",
-                "ha_suspend", "ops", "smtp_alert"):
+                "virtualhost", "omega", "quorum", "hysteresis", "ha_suspend", "ops",
+                "smtp_alert"):
         w.opt(key, getattr(vs, key), true_only=key != "smtp_alert")
+    # Plain flags at the virtual server (real servers and checkers take a BOOL).
+    for key in ("alpha", "inhibit_on_failure"):
+        if getattr(vs, key):
+            w.line(key)
     w.command("quorum_up", vs.quorum_up)
     w.command("quorum_down", vs.quorum_down)
     if vs.sorry_server is not None:
