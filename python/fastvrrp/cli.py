@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import click
@@ -34,8 +35,13 @@ def check(config_file: str, config_id: str | None, dump: bool) -> None:
         result = check_file(config_file, config_id)
         sys.stderr.write(result.report())
         if dump and result.config is not None:
-            json.dump(to_jsonable(result.config), sys.stdout, indent=2)
-            sys.stdout.write("\n")
+            try:
+                json.dump(to_jsonable(result.config), sys.stdout, indent=2)
+                sys.stdout.write("\n")
+                sys.stdout.flush()
+            except BrokenPipeError:
+                # `fastvrrp check --dump | head`: the reader left; that is not an error.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = result.exit_code
     except Exception as exc:  # the CLI boundary: report, never a traceback
         sys.stderr.write(f"{config_file}:0:0: fatal: internal error: {type(exc).__name__}: {exc}\n")
