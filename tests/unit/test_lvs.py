@@ -12,6 +12,8 @@ from fastvrrp.lvs.nftables import (
     build,
     chain_name,
     diff_commands,
+    map_declarations,
+    remap,
     slots_for,
     unsupported,
     wrr_slots,
@@ -175,39 +177,58 @@ def test_nftables_rules_for_rr_hash_and_persistence() -> None:
     assert chain == "svc_tcp_198_18_0_100_80"
     assert ruleset.chains["prerouting"][0]["expr"][-1] == {"jump": {"target": chain}}
     dnat = ruleset.chains[chain][0]["expr"][1]["dnat"]
-    assert dnat["addr"]["map"]["key"] == {"numgen": {"mode": "inc", "mod": 2, "offset": 0}}
-    assert dnat["addr"]["map"]["data"]["set"][1] == [1, {"concat": ["198.18.1.12", 80]}]
-    fwm = ruleset.chains["svc_fwm_3_udp"][0]["expr"][1]["dnat"]["addr"]["map"]
-    assert "jhash" in fwm["key"] and fwm["data"]["set"] == [[0, "198.18.1.11"]]
+    assert dnat["addr"]["map"] == {"key": {"numgen": {"mode": "inc", "mod": 2, "offset": 0}},
+                                   "data": f"@{chain}_slots"}
+    assert dnat["port"] == 80
+    assert ruleset.maps[f"{chain}_slots"] == ["198.18.1.11", "198.18.1.12"]
+    fwm = ruleset.chains["svc_fwm_3_udp"][0]["expr"][1]["dnat"]
+    assert "jhash" in fwm["addr"]["map"]["key"] and "port" not in fwm
+    assert ruleset.maps["svc_fwm_3_udp_slots"] == ["198.18.1.11"]
     sticky = build([svc("wrr", 1, 2, persistence_timeout=300)], "ip")
     assert sorted(sticky.sets.values()) == [300, 300]
     assert len(sticky.chains["postrouting"]) == 2
 
 
-def test_inhibited_servers_are_shown_with_weight_zero_and_get_no_slot() -> None:
+def test_destinations_on_different_ports_use_an_address_and_port_map() -> None:
+    service = Service(KEY, "rr", destinations=(Destination("198.18.1.11", 80, 1),
+                                               Destination("198.18.1.12", 8080, 1)))
+    dnat = build([service], "ip").chains[chain_name(KEY)][0]["expr"][1]["dnat"]
+    assert dnat["addr"]["map"]["data"]["set"][1] == [1, {"concat": ["198.18.1.12", 8080]}]
+
+
+def test_inhibited_servers_are_listed_with_weight_zero_and_get_no_slot() -> None:
     ruleset = build([svc("rr", 0, 1)], "ip")
-    rule = ruleset.chains[chain_name(KEY)][0]
-    assert rule["comment"].endswith("198.18.1.11:80 weight 0, 198.18.1.12:80 weight 1")
-    assert rule["expr"][1]["dnat"]["addr"]["map"]["data"]["set"] == [
-        [0, {"concat": ["198.18.1.12", 80]}]]
+    chain = chain_name(KEY)
+    assert ruleset.dests[f"{chain}_dests"] == {("198.18.1.11", 80): 0, ("198.18.1.12", 80): 1}
+    assert ruleset.maps[f"{chain}_slots"] == ["198.18.1.12"]
 
 
-def test_nftables_diff_rewrites_only_the_changed_chain() -> None:
-    first = build([svc("rr", 1, 1), Service(ServiceKey("inet", "tcp", VIP, 443), "rr",
-                                             destinations=(Destination("198.18.1.11", 443, 1),))],
-                  "ip")
+def test_a_verdict_changes_map_elements_not_rules() -> None:
+    other = Service(ServiceKey("inet", "tcp", VIP, 443), "rr",
+                    destinations=(Destination("198.18.1.11", 443, 1),))
+    first = build([svc("rr", 1, 1, 1), other], "ip")
     commands = diff_commands(None, first)
-    assert commands[:3] == [{"add": {"table": {"family": "ip", "name": "fastvrrp"}}},
-                            {"delete": {"table": {"family": "ip", "name": "fastvrrp"}}},
-                            {"add": {"table": {"family": "ip", "name": "fastvrrp"}}}]
-    second = build([svc("rr", 0, 1), Service(ServiceKey("inet", "tcp", VIP, 443), "rr",
-                                              destinations=(Destination("198.18.1.11", 443, 1),))],
-                   "ip")
+    assert commands[0] == {"add": {"table": {"family": "ip", "name": "fastvrrp"}}}
+    assert "typeof numgen" in map_declarations(None, first)
+    second = build([svc("rr", 1, 0, 1), other], "ip", first)
+    name = f"{chain_name(KEY)}_slots"
+    assert second.maps[name] == ["198.18.1.11", "198.18.1.11", "198.18.1.13"]
     commands = diff_commands(first, second)
-    assert commands[0] == {"flush": {"chain": {"family": "ip", "table": "fastvrrp",
-                                               "name": chain_name(KEY)}}}
-    assert len(commands) == 2
-    assert diff_commands(second, FamilyRuleset("ip", {**second.chains})) == []
+    assert not any("rule" in next(iter(c.values())) for c in commands)
+    assert {"delete": {"element": {"family": "ip", "table": "fastvrrp", "name": name,
+                                   "elem": [1]}}} in commands
+    assert {"add": {"element": {"family": "ip", "table": "fastvrrp", "name": name,
+                                "elem": [[1, "198.18.1.11"]]}}} in commands
+    back = build([svc("rr", 1, 1, 1), other], "ip", second)
+    assert back.maps[name] == ["198.18.1.11", "198.18.1.12", "198.18.1.13"]
+    assert diff_commands(back, FamilyRuleset("ip", dict(back.chains), dict(back.sets),
+                                             dict(back.maps), dict(back.dests))) == []
+
+
+def test_remap_moves_as_few_slots_as_possible() -> None:
+    assert remap(["a", "b", "c", "d"], ["a", "c", "d"]) == ["a", "a", "c", "d"]
+    assert remap(["a", "a", "c", "d"], ["a", "b", "c", "d"]) == ["a", "b", "c", "d"]
+    assert remap(["a", "b"], ["s"]) == ["s", "s"]
 
 
 def test_nftables_reports_what_it_cannot_express() -> None:

@@ -15,6 +15,7 @@ import hashlib
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,10 @@ class FamilyRuleset:
     family: str  # "ip" or "ip6"
     chains: dict[str, list[Json]] = field(default_factory=dict)
     sets: dict[str, int] = field(default_factory=dict)
+    #: Named slot maps (slot number -> destination address) of services with one port.
+    maps: dict[str, list[str]] = field(default_factory=dict)
+    #: Per service, every destination (address, port) and its weight, weight 0 included.
+    dests: dict[str, dict[tuple[str, int], int]] = field(default_factory=dict)
 
 
 def _payload(proto: str, name: str) -> Json:
@@ -116,13 +121,31 @@ def _dnat(family: str, addr: Any, port: int | None = None) -> Json:
     return {"dnat": stmt}
 
 
-def _comment(service: Service) -> str:
-    parts = [f"{d.address}:{d.port or 0} weight {d.weight}" for d in service.destinations]
-    return f"{service.key} {service.scheduler}: " + (", ".join(parts) or "no destination")
+def remap(previous: list[str], wanted: list[str]) -> list[str]:
+    """Spread `wanted`'s shares over `previous`'s slots, moving as few slots as possible, so a
+    verdict changes a few map elements and not the rule (its modulus stays)."""
+    size = len(previous)
+    order = list(dict.fromkeys(wanted))
+    counts = Counter(wanted)
+    quota = {t: counts[t] * size // len(wanted) for t in order}
+    spare = size - sum(quota.values())
+    for target in order[:spare]:
+        quota[target] += 1
+    slots: list[str | None] = [None] * size
+    for index, target in enumerate(previous):
+        if quota.get(target, 0) > 0:
+            slots[index] = target
+            quota[target] -= 1
+    refill = iter([t for t in order for _ in range(quota[t])])
+    return [t if t is not None else next(refill) for t in slots]
 
 
-def build(services: Sequence[Service], family: str) -> FamilyRuleset:
-    """The table content for the services of one family ("ip" or "ip6")."""
+def build(services: Sequence[Service], family: str,
+          previous: FamilyRuleset | None = None) -> FamilyRuleset:
+    """The table content for the services of one family ("ip" or "ip6").
+
+    With `previous`, a service whose slots fit in its previous map keeps the map's size.
+    """
     ruleset = FamilyRuleset(family)
     dispatch: list[Json] = []
     sticky: list[Json] = []
@@ -154,24 +177,41 @@ def build(services: Sequence[Service], family: str) -> FamilyRuleset:
                     *match_dest,
                     {"set": {"op": "update", "elem": _payload(family, "saddr"),
                              "set": f"@{name}"}}]})
+        ruleset.dests[f"{chain}_dests"] = {(d.address, d.port or 0): d.weight
+                                           for d in service.destinations}
+        comment = f"{service.key} {service.scheduler}"
         slots = slots_for(service)
-        if slots:
-            if service.scheduler in HASH_SCHEDULERS:
-                pick: Json = {"jhash": {"mod": len(slots), "seed": 0, "expr": _payload(
-                    family, HASH_SCHEDULERS[service.scheduler])}}
-            else:
-                pick = {"numgen": {"mode": "inc", "mod": len(slots), "offset": 0}}
+        ports = {d.port for d in slots}
+        if slots and len(ports) == 1:
+            # One port: a named map of addresses, updated element by element.
+            name = f"{chain}_slots"
+            addresses = [d.address for d in slots]
+            before = previous.maps.get(name) if previous is not None else None
+            if before is not None and len(before) >= len(addresses):
+                addresses = remap(before, addresses)
+            ruleset.maps[name] = addresses
+            rules.append({"expr": [l4, _dnat(family, {"map": {
+                "key": _pick(service, family, len(addresses)), "data": f"@{name}"}},
+                ports.pop())], "comment": comment})
+        elif slots:
             table = [[i, _target(d)] for i, d in enumerate(slots)]
-            rules.append({"expr": [l4, _dnat(family, {"map": {"key": pick,
-                                                              "data": {"set": table}}})],
-                          "comment": _comment(service)})
+            rules.append({"expr": [l4, _dnat(family, {"map": {
+                "key": _pick(service, family, len(slots)), "data": {"set": table}}})],
+                "comment": comment})
         else:
-            rules.append({"expr": [{"counter": None}], "comment": _comment(service)})
+            rules.append({"expr": [{"counter": None}], "comment": f"{comment}: no destination"})
         ruleset.chains[chain] = rules
     ruleset.chains["prerouting"] = dispatch
     ruleset.chains["output"] = list(dispatch)
     ruleset.chains["postrouting"] = sticky
     return ruleset
+
+
+def _pick(service: Service, family: str, size: int) -> Json:
+    if service.scheduler in HASH_SCHEDULERS:
+        return {"jhash": {"mod": size, "seed": 0,
+                          "expr": _payload(family, HASH_SCHEDULERS[service.scheduler])}}
+    return {"numgen": {"mode": "inc", "mod": size, "offset": 0}}
 
 
 BASE_CHAINS = {"prerouting": ("prerouting", -100), "output": ("output", -100),
@@ -184,9 +224,8 @@ def diff_commands(old: FamilyRuleset | None, new: FamilyRuleset) -> list[Json]:
     table = {"family": fam, "name": TABLE}
     commands: list[Json] = []
     if old is None:
-        # Replace a table left by an earlier run (-I) or create it: add, delete, add.
-        commands += [{"add": {"table": table}}, {"delete": {"table": table}},
-                     {"add": {"table": table}}]
+        # The table was just (re)created empty by apply(); see `reset`.
+        commands.append({"add": {"table": table}})
         old = FamilyRuleset(fam)
         for name, (hook, prio) in BASE_CHAINS.items():
             commands.append({"add": {"chain": {**_in(fam), "name": name, "type": "nat",
@@ -199,6 +238,38 @@ def diff_commands(old: FamilyRuleset | None, new: FamilyRuleset) -> list[Json]:
                                              "type": "ipv6_addr" if fam == "ip6" else "ipv4_addr",
                                              "flags": ["timeout"],
                                              "timeout": timeout}}})
+    addr_type = "ipv6_addr" if fam == "ip6" else "ipv4_addr"
+    for name, slots in new.maps.items():
+        before = old.maps.get(name)
+        if before is None:
+            pass  # declared by map_declarations(): JSON here cannot say `typeof`
+        elif len(before) != len(slots):
+            commands.append({"flush": {"map": {**_in(fam), "name": name}}})
+        else:
+            changed = [i for i, (a, b) in enumerate(zip(before, slots, strict=True)) if a != b]
+            if changed:
+                commands.append({"delete": {"element": {**_in(fam), "name": name,
+                                                        "elem": changed}}})
+                commands.append({"add": {"element": {**_in(fam), "name": name,
+                                                     "elem": [[i, slots[i]] for i in changed]}}})
+            continue
+        commands.append({"add": {"element": {**_in(fam), "name": name,
+                                             "elem": [[i, a] for i, a in enumerate(slots)]}}})
+    for name, weights in new.dests.items():
+        before_weights = old.dests.get(name)
+        if before_weights is None:
+            commands.append({"add": {"set": {**_in(fam), "name": name,
+                                             "type": [addr_type, "inet_service"]}}})
+            before_weights = {}
+        gone = [k for k, w in before_weights.items() if weights.get(k) != w]
+        fresh = [k for k, w in weights.items() if before_weights.get(k) != w]
+        if gone:
+            commands.append({"delete": {"element": {**_in(fam), "name": name, "elem": [
+                {"concat": list(k)} for k in gone]}}})
+        if fresh:
+            commands.append({"add": {"element": {**_in(fam), "name": name, "elem": [
+                {"elem": {"val": {"concat": list(k)}, "comment": f"weight {weights[k]}"}}
+                for k in fresh]}}})
     for name, rules in new.chains.items():
         if name not in old.chains:
             commands.append({"add": {"chain": {**_in(fam), "name": name}}})
@@ -214,7 +285,24 @@ def diff_commands(old: FamilyRuleset | None, new: FamilyRuleset) -> list[Json]:
     for name in old.sets:
         if name not in new.sets:
             commands.append({"delete": {"set": {**_in(fam), "name": name}}})
+    for name in old.dests:
+        if name not in new.dests:
+            commands.append({"delete": {"set": {**_in(fam), "name": name}}})
+    for name in old.maps:
+        if name not in new.maps:
+            commands.append({"delete": {"map": {**_in(fam), "name": name}}})
     return commands
+
+
+def map_declarations(old: FamilyRuleset | None, new: FamilyRuleset) -> str:
+    """Native nft commands declaring the new slot maps, run before diff_commands' transaction.
+
+    nftables 1.0.6's JSON cannot declare a map keyed by `typeof numgen` (an integer), so these
+    few lines use the native syntax; everything else, elements included, goes through JSON.
+    """
+    addr = "ip6 daddr" if new.family == "ip6" else "ip daddr"
+    return "".join(f"add map {new.family} {TABLE} {name} {{ typeof numgen inc mod 1 : {addr}; }}\n"
+                   for name in new.maps if old is None or name not in old.maps)
 
 
 def _in(family: str) -> Json:
@@ -237,15 +325,24 @@ class NftablesDataplane:
         if self.nft is None:
             self.nft = Nft()
         commands: list[Json] = []
+        declarations = ""
         wanted: dict[str, FamilyRuleset] = {}
         for family in ("ip", "ip6"):
             mine = [s for s in services if (s.key.family == "inet6") == (family == "ip6")]
             if not mine and family not in self.applied:
                 continue
-            wanted[family] = build(mine, family)
-            commands += diff_commands(self.applied.get(family), wanted[family])
+            wanted[family] = build(mine, family, self.applied.get(family))
+            before = self.applied.get(family)
+            declarations += map_declarations(before, wanted[family])
+            commands += diff_commands(before, wanted[family])
         if not commands:
             return
+        fresh = [family for family in wanted if family not in self.applied]
+        if declarations or fresh:
+            # A table left by an earlier run (-I) is replaced: add, delete, add.
+            text = "".join(f"add table {f} {TABLE}\ndelete table {f} {TABLE}\n" for f in fresh)
+            text += "".join(f"add table {f} {TABLE}\n" for f in wanted)
+            self.nft.run_text(text + declarations)
         self.nft.run(commands)
         self.last_commands = commands
         self.applied = wanted
