@@ -70,10 +70,10 @@ def namespace_with_eth0() -> Iterator[str]:
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-def _keepalived(namespace: str, path: Path) -> tuple[int, set[int], str]:
+def _keepalived(namespace: str, path: Path, *extra: str) -> tuple[int, set[int], str]:
     proc = subprocess.run(
         ["ip", "netns", "exec", namespace, "keepalived", "-t", "-n", "-l", "-D", "-G",
-         "-f", str(path)],
+         "-f", str(path), *extra],
         capture_output=True, text=True, timeout=60,
     )
     text = proc.stdout + proc.stderr
@@ -81,10 +81,10 @@ def _keepalived(namespace: str, path: Path) -> tuple[int, set[int], str]:
     return proc.returncode, lines, text
 
 
-def _fastvrrp(namespace: str, path: Path) -> tuple[int, set[int], str]:
+def _fastvrrp(namespace: str, path: Path, *extra: str) -> tuple[int, set[int], str]:
     proc = subprocess.run(
         ["ip", "netns", "exec", namespace, sys.executable, "-m", "fastvrrp.cli", "check",
-         "-f", str(path)],
+         "-f", str(path), *extra],
         capture_output=True, text=True, timeout=60,
     )
     assert "Traceback" not in proc.stderr
@@ -102,6 +102,22 @@ def _same_lines(ka_lines: set[int], fv_lines: set[int], ka_text: str, report: st
 def test_check_agrees_with_keepalived(namespace: str, sample: Path) -> None:
     ka_code, ka_lines, ka_text = _keepalived(namespace, sample)
     fv_code, fv_lines, report = _fastvrrp(namespace, sample)
+    assert fv_code == ka_code, f"{ka_text}\n{report}"
+    _same_lines(ka_lines, fv_lines, ka_text, report)
+
+
+@pytest.mark.parametrize("config_id", ["high", "low", "other"])
+def test_config_id_selects_the_same_lines(namespace: str, config_id: str,
+                                          tmp_path: Path) -> None:
+    sample = SAMPLES / "keepalived.conf.conditional_conf"
+    if not sample.exists():
+        pytest.skip("the conditional_conf sample is not installed")
+    # Without its net_namespace lines: keepalived would check inside that namespace.
+    config = tmp_path / "conditional.conf"
+    config.write_text("".join(line if "net_namespace" not in line else "\n"
+                              for line in sample.read_text().splitlines(keepends=True)))
+    ka_code, ka_lines, ka_text = _keepalived(namespace, config, "-i", config_id)
+    fv_code, fv_lines, report = _fastvrrp(namespace, config, "-i", config_id)
     assert fv_code == ka_code, f"{ka_text}\n{report}"
     _same_lines(ka_lines, fv_lines, ka_text, report)
 

@@ -331,3 +331,9 @@ def test_plain_flags_ignore_a_value_as_keepalived_does(tmp_path: Path) -> None:
     assert (4, "note", "'dont_track_primary' takes no argument - 'off' ignored") in messages(
         result)
     assert result.exit_code == 0
+
+
+def test_a_macro_can_hold_a_conditional(tmp_path: Path) -> None:
+    text = "$IF_MAIN=@main\n" + vrrp("$IF_MAIN priority 240")
+    assert instance(check_text(tmp_path, text, config_id="main")).priority == 240
+    assert instance(check_text(tmp_path, text, config_id="backup")).priority == 100
