@@ -69,11 +69,24 @@ class RealServerState:
         """Alive while no checker has failed."""
         return not self.failed
 
+    #: The destination this server contributes to its services (None: absent); a cache
+    #: the state machine drops when the server changes, so a verdict costs O(1) per server.
+    destination: Destination | None = None
+    _weight: int | None = None
+
     @property
     def weight(self) -> int:
         """The configured weight, or a MISC_CHECK's, plus FILE_CHECK adjustments (never < 0)."""
-        base = min(self.dynamic_weight.values()) if self.dynamic_weight else self.server.weight
-        return max(0, base + sum(self.weight_delta.values()))
+        if self._weight is None:
+            base = min(self.dynamic_weight.values()) if self.dynamic_weight \
+                else self.server.weight
+            self._weight = max(0, base + sum(self.weight_delta.values()))
+        return self._weight
+
+    def changed(self) -> None:
+        """Forget the cached weight and destination."""
+        self._weight = None
+        self.destination = None
 
 
 @dataclass
@@ -128,6 +141,7 @@ class VirtualServerState:
         """A checker changed verdict (or, up, reported a new dynamic weight)."""
         state = self.real[rs_index]
         was_alive, old_weight = state.alive, state.weight
+        state.changed()
         if up:
             state.failed.discard(checker_index)
             if outcome is not None and outcome.weight is not None:
@@ -166,17 +180,22 @@ class VirtualServerState:
                                      vs.lvs_method))
         else:
             for state in self.real:
-                rs = state.server
-                if state.alive or rs.inhibit_on_failure or vs.inhibit_on_failure:
-                    weight = state.weight if state.alive else 0
-                    dests.append(Destination(rs.ip, self._rs_port(rs), weight,
-                                             rs.lvs_method or vs.lvs_method))
+                if state.destination is None:
+                    rs = state.server
+                    if state.alive or rs.inhibit_on_failure or vs.inhibit_on_failure:
+                        weight = state.weight if state.alive else 0
+                        state.destination = Destination(rs.ip, self._rs_port(rs), weight,
+                                                        rs.lvs_method or vs.lvs_method)
+                    else:
+                        continue
+                dests.append(state.destination)
             if sorry is not None and vs.sorry_server_inhibit:
                 dests.append(Destination(sorry[0], sorry[1] if sorry[1] is not None else vs.port,
                                          0, vs.lvs_method))
         return [Service(key, vs.lvs_sched, vs.lvs_method, vs.persistence_timeout,
                         vs.persistence_granularity, vs.ops,
-                        tuple(self._port_for(d, key) for d in dests))
+                        tuple(d if d.port is not None or key.port is None
+                              else self._port_for(d, key) for d in dests))
                 for key in self.keys]
 
     def _rs_port(self, rs: m.RealServer) -> int | None:
