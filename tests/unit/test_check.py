@@ -122,3 +122,18 @@ def test_checkers_inherit_the_real_server_address_and_port() -> None:
     probe = probe_for(m.TcpCheck(connect_ip="198.18.1.12", connect_port=22), server, m.Config())
     assert isinstance(probe, TcpProbe)
     assert probe.target == Target("198.18.1.12", 22)
+
+
+def test_stop_ends_a_runner_in_the_middle_of_a_hung_attempt() -> None:
+    probe = ScriptedProbe([None], deadline=30.0)
+
+    async def main() -> float:
+        runner = CheckRunner(1, probe, Schedule(1.0, 0, 0.0), lambda *a: None)
+        runner.start()
+        await asyncio.sleep(0.05)
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(runner.stop(), 1.0)
+        return asyncio.get_running_loop().time() - started
+
+    assert asyncio.run(main()) < 0.5
+    assert probe.calls == 1
