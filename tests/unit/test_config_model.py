@@ -262,4 +262,8 @@ static_rules {
     assert (hole.type, hole.destination) == ("blackhole", "198.18.7.0/24")
     rule = config.static_rules[0]
     assert (rule.source, rule.table, rule.preference) == ("198.18.5.0/24", "100", 200)
-    assert result.exit_code == 0
+    # As keepalived: a route without an interface is not tracked, and it says so.
+    assert [(d.location.line, d.message) for d in result.diagnostics] == [
+        (7, "Warning - cannot track route 198.18.7.0/24 with no interface specified, "
+            "not tracking")]
+    assert hole.no_track and result.exit_code == 5

@@ -11,7 +11,11 @@ from hypothesis import strategies as st
 
 from fastvrrp.config import check_file, to_jsonable
 from fastvrrp.config import model as m
+from fastvrrp.config.diagnostics import Diagnostics
+from fastvrrp.config.reader import Statement
 from fastvrrp.config.render import render
+from fastvrrp.config.resolve import read_route, read_rule
+from fastvrrp.config.values import Context
 
 SAMPLES = Path("/usr/share/doc/keepalived/samples")
 SEED = Path(__file__).parent.parent / "configs" / "seed"
@@ -83,6 +87,43 @@ def addresses(draw: st.DrawFn, family: str) -> m.VirtualAddress:
     )
 
 
+def _line(words: list[str]) -> Statement:
+    line = Statement(words[0], "<generated>", 0, 0)
+    line.args = words[1:]
+    return line
+
+
+@st.composite
+def routes(draw: st.DrawFn, virtual: bool) -> m.Route:
+    """A route line in `ip route` syntax, read as the reader reads it."""
+    words = [f"198.18.{draw(st.integers(100, 255))}.0/24"]
+    if draw(st.booleans()):
+        words = ["blackhole", *words]
+    else:
+        if draw(st.booleans()):
+            words += ["via", f"198.18.0.{draw(st.integers(1, 254))}"]
+        if draw(st.booleans()) or len(words) == 1:
+            words += ["dev", draw(st.sampled_from(["eth0", "eth1"]))]
+    if draw(st.booleans()):
+        words += ["table", str(draw(st.integers(1, 250)))]
+    if draw(st.booleans()):
+        words += ["metric", str(draw(st.integers(1, 1000)))]
+    route = read_route(Context(Diagnostics()), _line(words), virtual)
+    assert route is not None
+    return route
+
+
+@st.composite
+def rules(draw: st.DrawFn) -> m.Rule:
+    """A rule line in `ip rule` syntax, with a preference (keepalived warns without one)."""
+    words = [draw(st.sampled_from(["from", "to"])), f"198.18.{draw(st.integers(0, 255))}.0/24",
+             "table", str(draw(st.integers(1, 250))),
+             "preference", str(draw(st.integers(1, 30000)))]
+    rule = read_rule(Context(Diagnostics()), _line(words))
+    assert rule is not None
+    return rule
+
+
 @st.composite
 def track_refs(draw: st.DrawFn, pool: list[str], low: int = -253,
                high: int = 253) -> tuple[m.TrackRef, ...]:
@@ -97,7 +138,8 @@ def track_refs(draw: st.DrawFn, pool: list[str], low: int = -253,
 
 @st.composite
 def instances(draw: st.DrawFn, name: str, vrid: int, scripts: list[str],
-              plain: bool = False) -> m.VrrpInstance:
+              plain: bool = False, files: tuple[str, ...] = (),
+              processes: tuple[str, ...] = ()) -> m.VrrpInstance:
     family = draw(st.sampled_from(["inet", "inet6"]))
     version = 3 if family == "inet6" else draw(st.sampled_from([2, 3]))
     # v2 intervals are whole seconds; v3 counts centiseconds up to 40.95 s.
@@ -137,6 +179,10 @@ def instances(draw: st.DrawFn, name: str, vrid: int, scripts: list[str],
         dont_track_primary=draw(st.booleans()),
         track_interfaces=draw(track_refs(tracked)),
         track_scripts=draw(track_refs(scripts)),
+        track_files=draw(track_refs(list(files), -254, 254)),
+        track_processes=draw(track_refs(list(processes), -254, 254)),
+        virtual_routes=tuple(draw(st.lists(routes(True), max_size=2))),
+        virtual_rules=tuple(draw(st.lists(rules(), max_size=2))),
         notify_master=draw(st.none() | commands(plain)),
         notify_backup=draw(st.none() | commands(plain)),
         notify=draw(st.none() | commands(plain)), smtp_alert=draw(st.booleans()),
@@ -204,6 +250,7 @@ def checkers(draw: st.DrawFn, plain: bool = False) -> m.Checker:
 def virtual_servers(draw: st.DrawFn, plain: bool = False) -> m.VirtualServer:
     port = draw(st.integers(1, 65535))
     method = draw(st.sampled_from(["NAT", "DR", "TUN"]))
+    sorry = draw(st.none() | st.just(("198.18.8.1", port)))
     servers = []
     for i in range(draw(st.integers(1, 3))):
         servers.append(m.RealServer(
@@ -212,6 +259,7 @@ def virtual_servers(draw: st.DrawFn, plain: bool = False) -> m.VirtualServer:
             location=m.NOWHERE,
             weight=draw(st.integers(1, 100)),
             inhibit_on_failure=draw(st.booleans()),
+            notify_up=draw(st.none() | commands(plain)),
             checkers=tuple(draw(st.lists(checkers(plain), max_size=2)))))
     return m.VirtualServer(
         location=m.NOWHERE, ip=draw(ipv4), port=port,
@@ -222,6 +270,7 @@ def virtual_servers(draw: st.DrawFn, plain: bool = False) -> m.VirtualServer:
         delay_loop=draw(positive_seconds),
         quorum=draw(st.integers(1, max(1, min(5, sum(rs.weight for rs in servers))))),
         persistence_timeout=draw(st.none() | st.integers(1, 3600)),
+        sorry_server=sorry, sorry_server_inhibit=sorry is not None and draw(st.booleans()),
         real_servers=tuple(servers))
 
 
@@ -232,8 +281,18 @@ def configs(draw: st.DrawFn, plain: bool = False) -> m.Config:
     instance_names = draw(st.lists(names, unique=True, min_size=1, max_size=4))
     vrids = draw(st.lists(st.integers(1, 255), unique=True, min_size=len(instance_names),
                           max_size=len(instance_names)))
-    insts = [draw(instances(n, v, script_names, plain)) for n, v in zip(instance_names, vrids,
-                                                                    strict=True)]
+    file_names = tuple(draw(st.lists(names, unique=True, max_size=2)))
+    process_names = tuple(draw(st.lists(names, unique=True, max_size=2)))
+    insts = [draw(instances(n, v, script_names, plain, file_names, process_names))
+             for n, v in zip(instance_names, vrids, strict=True)]
+    track_files = tuple(
+        m.TrackFile(name, m.NOWHERE, file=f"/run/fv-{name}", weight=draw(st.integers(-254, 254)),
+                    weight_reverse=draw(st.booleans()))
+        for name in file_names)
+    track_processes = tuple(
+        m.TrackProcess(name, m.NOWHERE, process=draw(plain_words).split()[0],
+                       weight=draw(st.integers(-254, 254)), quorum=draw(st.integers(1, 3)))
+        for name in process_names)
     groups: list[m.VrrpSyncGroup] = []
     if len(insts) >= 2 and draw(st.booleans()):
         # Keeping the weights spares the members' trackers keepalived's zeroing.
@@ -251,6 +310,10 @@ def configs(draw: st.DrawFn, plain: bool = False) -> m.Config:
                                  enable_script_security=True, script_user="root"),
         vrrp_instances=tuple(insts), vrrp_sync_groups=tuple(groups),
         vrrp_scripts=tuple(draw(scripts(n, plain)) for n in script_names),
+        track_files=track_files, track_processes=track_processes,
+        static_ipaddress=tuple(draw(st.lists(addresses("inet"), max_size=2))),
+        static_routes=tuple(draw(st.lists(routes(False), max_size=2))),
+        static_rules=tuple(draw(st.lists(rules(), max_size=2))),
         virtual_servers=tuple(draw(st.lists(virtual_servers(plain), max_size=2))),
     )
 

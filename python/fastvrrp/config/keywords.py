@@ -100,7 +100,12 @@ def number(name: str, field: str, low: float, high: float, doc: str,
             return
         out[field] = value
 
-    return Keyword(name, SUPPORTED, f"<{low:g}..{high:g}>", doc, handle)
+    return Keyword(name, SUPPORTED, f"<{_decimal(low)}..{_decimal(high)}>", doc, handle)
+
+
+def _decimal(value: float) -> str:
+    """A bound as people write it: 0.000001, 255, 4294.967295."""
+    return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
 #: Flags that keepalived 2.2.7 reads with an optional BOOL; every other flag is set by its
@@ -574,7 +579,7 @@ def _param_match(ctx: Context, st: Statement, out: Raw) -> None:
 
 
 def _process_delay(ctx: Context, st: Statement, out: Raw) -> None:
-    value = parse_float(ctx, st, 0, 0, 3600)
+    value = parse_float(ctx, st, 0, 0.000001, 3600)
     if value is not None:
         out["fork_delay"] = value
         out["terminate_delay"] = value
@@ -953,9 +958,13 @@ TRACK_PROCESS = Block("vrrp_track_process", "vrrp_track_process <NAME>",
            "Priority change (0: fault on failure)."),
     integer("quorum", "quorum", 0, 2**31 - 1, "Minimum processes for success (1)."),
     integer("quorum_max", "quorum_max", 0, 2**31 - 1, "Maximum processes for success."),
-    number("fork_delay", "fork_delay", 0, 3600, "Seconds before a new process counts."),
-    number("terminate_delay", "terminate_delay", 0, 3600,
-           "Seconds before a gone process counts."),
+    number("fork_delay", "fork_delay", 0.000001, 3600, "Seconds before a new process counts.",
+           invalid="fork_delay ({value}) for vrrp_track_process {name} must be between "
+                   "[0.000001..3600] inclusive. Ignoring..."),
+    number("terminate_delay", "terminate_delay", 0.000001, 3600,
+           "Seconds before a gone process counts.",
+           invalid="terminate_delay ({value}) for vrrp_track_process {name} must be between "
+                   "[0.000001..3600] inclusive. Ignoring..."),
     custom("delay", _process_delay, "<SECONDS>", "Sets fork_delay and terminate_delay."),
     flag("full_command", "full_command", "Match the full command line."),
 ))

@@ -243,8 +243,10 @@ def _track_process(w: _Writer, track: m.TrackProcess) -> None:
     w.line("weight", str(track.weight), "reverse" if track.weight_reverse else "")
     w.line("quorum", str(track.quorum))
     w.opt("quorum_max", track.quorum_max)
-    w.line("fork_delay", _number(track.fork_delay))
-    w.line("terminate_delay", _number(track.terminate_delay))
+    if track.fork_delay:
+        w.line("fork_delay", _number(track.fork_delay))
+    if track.terminate_delay:
+        w.line("terminate_delay", _number(track.terminate_delay))
     w.opt("full_command", track.full_command)
     w.close()
 

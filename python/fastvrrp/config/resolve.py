@@ -221,7 +221,8 @@ def read_route(ctx: Context, line: Statement, virtual: bool) -> m.Route | None:
     for dev in devs:
         if ctx.interface_missing(dev):
             diag.warning(where, f"WARNING - interface {dev} for VROUTE nexthop doesn't exist")
-    if virtual and not devs and not fields.get("no_track"):
+    # keepalived says so for static routes as well as virtual ones.
+    if not devs and not fields.get("no_track"):
         diag.warning(where, f"Warning - cannot track route {destination} with no interface "
                             "specified, not tracking")
         fields["no_track"] = True
