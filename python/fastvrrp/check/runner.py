@@ -29,6 +29,8 @@ class Schedule:
     retry: int
     delay_before_retry: float
     warmup: float | None = None
+    #: A fixed delay of the first check, so that many checkers do not all fire at once.
+    offset: float = 0.0
 
 
 @dataclass
@@ -66,7 +68,7 @@ class CheckRunner:
     async def run(self) -> None:
         """Check forever, every delay_loop, starting after a random warmup."""
         loop = asyncio.get_running_loop()
-        due = loop.time()
+        due = loop.time() + self.schedule.offset
         if self.schedule.warmup:
             due += random.uniform(0, self.schedule.warmup)
         while True:

@@ -28,6 +28,9 @@ from fastvrrp.notify.runner import ScriptRunner
 if TYPE_CHECKING:
     from fastvrrp.daemon import Daemon
 
+#: Seconds between the first checks of consecutive checkers when they have no warmup.
+STAGGER = 0.001
+
 CHECKER_NAMES = {m.HttpGet: "HTTP_GET", m.SslGet: "SSL_GET", m.TcpCheck: "TCP_CHECK",
                  m.MiscCheck: "MISC_CHECK", m.SmtpCheck: "SMTP_CHECK", m.DnsCheck: "DNS_CHECK",
                  m.PingCheck: "PING_CHECK", m.UdpCheck: "UDP_CHECK", m.FileCheck: "FILE_CHECK"}
@@ -113,6 +116,7 @@ class LoadBalancerService:
         self._apply()
         self._dispatch(notices)
         ident = 0
+        total = len(self.state.checkers)
         for vs_state in self.state.servers:
             vs = vs_state.server
             suspended = self._suspender(vs)
@@ -128,7 +132,13 @@ class LoadBalancerService:
                         self.state.servers[self.state.checkers[ident].vs].verdict(
                             rs_index, index, False, None)
                     else:
-                        runner = CheckRunner(ident, probe, schedule_for(checker), self.on_verdict,
+                        schedule = schedule_for(checker)
+                        if not checker.warmup:
+                            # Stagger first checks by STAGGER each (at most one delay_loop), so
+                            # a thousand checkers do not connect in the same millisecond.
+                            window = min(checker.delay_loop, total * STAGGER)
+                            schedule.offset = (ident % total) * window / total
+                        runner = CheckRunner(ident, probe, schedule, self.on_verdict,
                                              up=not checker.alpha, label=label,
                                              logger=self.logger, suspended=suspended,
                                              record=self.record)
