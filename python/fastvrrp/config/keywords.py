@@ -67,10 +67,6 @@ class Block:
 # --- keyword factories -------------------------------------------------------------------
 
 
-def _store(field: str, value: object, out: Raw) -> None:
-    out[field] = value
-
-
 def integer(name: str, field: str, low: int, high: int, doc: str,
             invalid: str | None = None) -> Keyword:
     """An integer keyword in [low, high]; `invalid` is keepalived's extra complaint."""

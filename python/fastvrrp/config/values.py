@@ -128,11 +128,6 @@ def parse_prefix(text: str) -> tuple[str, int | None] | None:
         return None
 
 
-def is_ipv6(address: str) -> bool:
-    """True for an IPv6 address (already normalised)."""
-    return ":" in address
-
-
 def parse_command(ctx: Context, st: Statement, index: int = 0) -> Command | None:
     """`SCRIPT [user [group]]`, as notify_* and quorum_* take it."""
     text = arg(ctx, st, index)
