@@ -162,6 +162,8 @@ class Daemon:
         finally:
             for observer in reversed(observing):
                 await observer.stop()
+            # As keepalived: masters send priority 0 and drop their VIPs before notify_stop runs.
+            self.stop_engine()
             for service in reversed(self.running):
                 await service.stop()
             self.running.clear()
@@ -249,12 +251,17 @@ class Daemon:
             vmac.remove()
             self.vmacs.remove(vmac)
 
-    def stop(self) -> None:
-        """Stop the engine (masters send priority 0 and drop their VIPs), then log what it said."""
+    def stop_engine(self) -> None:
+        """Stop the engine thread's instances (masters send priority 0 and drop their VIPs), and
+        hand what it said to the log and the listeners."""
         if self.engine is not None:
             self.engine.stop()
             self.dispatch_events()
-            self.engine = None
+
+    def stop(self) -> None:
+        """Stop the engine if it still runs, and release the virtual MACs."""
+        self.stop_engine()
+        self.engine = None
         for vmac in self.vmacs:
             vmac.remove()
         self.vmacs.clear()

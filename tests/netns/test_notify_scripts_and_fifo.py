@@ -179,3 +179,29 @@ def test_notify_and_fifo_match_keepalived(
     # fastvrrp closes the FIFO instead, so the reader reads STOP and then end-of-file.
     assert theirs["fifo.out"][-1] != 'INSTANCE "VI_1" STOP 100'
     assert ours["fifo.out"] == [*theirs["fifo.out"], 'INSTANCE "VI_1" STOP 100']
+
+
+ADDRESSES_AT_STOP = """\
+#!/bin/sh
+ip -o -4 addr show dev eth0 > {out}
+"""
+
+
+def test_notify_stop_runs_after_the_master_dropped_its_vip(lab: Lab) -> None:
+    # keepalived sends priority 0 and removes the VIPs before notify_stop: a stop script that
+    # restarts a service bound to the VIP must not find the VIP still there.
+    directory = lab.workdir / "notify-stop"
+    directory.mkdir(parents=True)
+    directory.chmod(0o755)
+    script = directory / "at-stop.sh"
+    script.write_text(ADDRESSES_AT_STOP.format(out=directory / "addresses.out"))
+    script.chmod(0o755)
+    config = CONFIG.format(node="r1", dir=directory, priority=100, vip=VIP)
+    config = config.replace(f'notify_stop "{directory}/state.sh stop"', f"notify_stop {script}")
+    r1 = lab.start_fastvrrp("r1", config)
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
+    r1.stop()
+    assert lab.wait_for(lambda: (directory / "addresses.out").exists(), timeout=3)
+    seen = (directory / "addresses.out").read_text()
+    assert "198.18.0.1/24" in seen  # the script ran and saw the node's own address
+    assert VIP not in seen
