@@ -736,7 +736,6 @@ _NOT_YET_GLOBALS = (
 
 GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP defaults.", table(
     string("router_id", "router_id", "String identifying this machine (default: host name)."),
-    alias("lvs_id", "router_id"),
     integer("vrrp_version", "vrrp_version", 2, 3, "Default VRRP version of instances (2)."),
     flag("vrrp_strict", "vrrp_strict", "Enforce strict RFC compliance (see the checks below)."),
     flag("vrrp_skip_check_adv_addr", "vrrp_skip_check_adv_addr",

@@ -72,7 +72,7 @@ backend is auto-detected and errors/warnings with `lvs_backend nftables`.
 - **supported**: read into the typed model (`fastvrrp.config.model`) that the daemon runs.
 - **not supported yet**: keepalived knows it; fastvrrp reads past it with a note.
 - **deprecated alias**: another spelling of a supported keyword; `nb_get_retry` warns, the
-  others (`lb_algo`, `lb_kind`, `vrrp_track_file`, `lvs_id`) are silent, as in keepalived.
+  others (`lb_algo`, `lb_kind`, `vrrp_track_file`) are silent, as in keepalived.
 """
 
 _LIST_BLOCKS = (
