@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import socket
 import time
+from functools import partial
 
 import pytest
 
 from fastvrrp import wire
-from fastvrrp.lab import Lab, LabProcess
+from fastvrrp.lab import CapturedPacket, Lab, LabProcess, PacketKind
 
 pytestmark = pytest.mark.netns
 
@@ -119,3 +120,32 @@ def test_dropped_adverts_are_logged_in_keepalived_words(lab: Lab) -> None:
     assert lab.wait_for(
         lambda: "(VI_1) invalid TTL/HL. Received 254 and expect 255" in r1.log_text(), 1.0
     )
+
+
+def answer_after(after: float, packet: CapturedPacket) -> bool:
+    """An advert from r1 captured after `after`."""
+    return (packet.kind is PacketKind.ADVERT and packet.src_ip == "198.18.0.1"
+            and packet.time > after)
+
+
+@pytest.mark.parametrize("priority", [50, 0], ids=["lower", "zero"])
+def test_a_master_answers_a_lower_or_zero_priority_at_once(lab: Lab, priority: int) -> None:
+    # advert_int 1: an answer within 0.15 s of each forged advert, three times, is no accident.
+    r1 = start_master(lab, config(100, version=2, advert_int="1", auth_pass="1111"))
+    payload = wire.build(2, 51, priority, 1.0, [VIP], CLIENT, GROUP, auth_type=1,
+                         auth_data=b"1111")
+    gaps = []
+    with lab.capture(duration=10.0) as cap:
+        for _ in range(3):
+            time.sleep(0.35)
+            sent = time.monotonic()
+            forge(lab, payload, ttl=255, seconds=0.01, every=0.01)  # one advert
+            answer = cap.wait_for(partial(answer_after, sent), 1.5)
+            assert answer is not None, report(lab, r1)
+            gaps.append(answer.time - sent)
+    assert max(gaps) < 0.15, gaps
+    assert lab.holders(VIP) == ["r1"]
+    if priority:
+        # RFC 9568 / keepalived: it also re-announces the VIP, to heal a split brain.
+        garps = [p for p in cap.packets() if p.kind is PacketKind.ARP and p.src_ip == VIP]
+        assert garps, "no gratuitous ARP after a lower-priority advert"
