@@ -1,9 +1,10 @@
-"""What `fastvrrp run` does with adverts it must not believe: a wrong password, a TTL below 255.
+"""What `fastvrrp run` does with adverts it must not believe, and with adverts it outranks.
 
 A fastvrrp master runs in r1; the client forges adverts for its VRID from a raw socket, each
 with a higher priority than the master's. A forged advert that passes the checks makes the master
 step down, so each test first shows the bad advert is ignored, then that the same advert made
-good is obeyed (so the test proves the check, not a broken forgery).
+good is obeyed (so the test proves the check, not a broken forgery). Checked: a wrong password,
+a TTL below 255, a v2 interval mismatch; and a master answers a lower or zero priority at once.
 """
 
 from __future__ import annotations
@@ -149,3 +150,14 @@ def test_a_master_answers_a_lower_or_zero_priority_at_once(lab: Lab, priority: i
         # RFC 9568 / keepalived: it also re-announces the VIP, to heal a split brain.
         garps = [p for p in cap.packets() if p.kind is PacketKind.ARP and p.src_ip == VIP]
         assert garps, "no gratuitous ARP after a lower-priority advert"
+
+
+def test_a_v2_advert_with_another_interval_does_not_move_the_master(lab: Lab) -> None:
+    r1 = start_master(lab, config(100, version=2, advert_int="1", auth_pass="1111"))
+    mark = len(r1.log_text().splitlines())
+    slower = wire.build(2, 51, 200, 2.0, [VIP], CLIENT, GROUP, auth_type=1, auth_data=b"1111")
+
+    forge(lab, slower, ttl=255, seconds=1.5, every=0.25)
+    assert lab.holders(VIP) == ["r1"], report(lab, r1)
+    assert not stepped_down(r1, mark), report(lab, r1)
+    assert "(VI_1) advertisement interval mismatch mine=1 sec rcv'd=2 sec" in r1.log_text()
