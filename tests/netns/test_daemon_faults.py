@@ -59,3 +59,21 @@ def test_a_missing_interface_faults_its_instance_and_the_other_runs(lab: Lab) ->
     assert "(VI_GONE) Entering MASTER STATE" in r1.log_text()
     assert r1.stop() == 0
     assert "Traceback" not in r1.log_text()
+
+
+def test_an_interface_down_at_start_faults_until_it_comes_up(lab: Lab) -> None:
+    lab.link_down("r1")
+    r1 = lab.start_fastvrrp("r1", block("VI_1", "eth0", 51, VIP))
+    assert lab.wait_for(lambda: "(VI_1) Entering FAULT STATE" in r1.log_text(), 10.0), (
+        report(lab, r1)
+    )
+    time.sleep(0.5)
+    assert lab.holders(VIP) == []
+    assert "(VI_1) Entering MASTER STATE" not in r1.log_text()
+
+    lab.link_up("r1")
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], 3.0), report(lab, r1)
+    log = r1.log_text()
+    assert log.index("(VI_1) Entering FAULT STATE") < log.index("(VI_1) Entering BACKUP STATE")
+    assert lab.ping("client", VIP)
+    assert r1.stop() == 0 and "Traceback" not in r1.log_text()
