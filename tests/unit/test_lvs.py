@@ -322,3 +322,21 @@ def test_check_reports_what_nftables_cannot_do_at_its_line(tmp_path: object) -> 
     assert f"{path}:6:5: error: lvs_method DR is not supported on the nftables backend" in report
     path.write_text(path.read_text().replace("nftables", "ipvs"))
     assert "nftables" not in check_file(str(path), interfaces=None).report()
+
+
+def test_smtp_alerts_for_servers_and_quorum_in_keepalived_words() -> None:
+    quiet = vs(rs("198.18.1.11"))
+    assert [n for n in quiet.verdict(0, 0, False, None) if n.kind == "smtp"] == []
+    state = vs(rs("198.18.1.11", smtp_alert=True), rs("198.18.1.12"), smtp_alert=False)
+    mails = [n for n in state.verdict(0, 0, False, None) if n.kind == "smtp"]
+    assert mails == [Notice("smtp", "Realserver [198.18.1.11]:tcp:80 of virtual server "
+                                    "[198.18.0.100]:tcp:80 - DOWN",
+                            body="=> CHECK failed on service <=")]
+    config = m.Config(global_defs=m.GlobalDefs(smtp_alert_checker=True), virtual_servers=(
+        m.VirtualServer(m.NOWHERE, ip=VIP, port=80, real_servers=(rs("198.18.1.11"),)),))
+    balancer = LoadBalancer.of(config)
+    balancer.start()
+    subjects = [n.text for n in balancer.verdict(0, False, None) if n.kind == "smtp"]
+    assert subjects == ["Realserver [198.18.1.11]:tcp:80 of virtual server "
+                        "[198.18.0.100]:tcp:80 - DOWN",
+                        "Virtualserver [198.18.0.100]:tcp:80 - DOWN"]

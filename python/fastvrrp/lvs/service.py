@@ -24,6 +24,7 @@ from fastvrrp.lvs.state import LoadBalancer, Notice
 from fastvrrp.lvs.table import Dataplane
 from fastvrrp.notify.fifo import FifoWriter
 from fastvrrp.notify.runner import ScriptRunner
+from fastvrrp.notify.smtp import Alert, SmtpAlerter, router_id
 
 if TYPE_CHECKING:
     from fastvrrp.daemon import Daemon
@@ -84,6 +85,7 @@ class LoadBalancerService:
         self.runners: list[CheckRunner] = []
         self.labels: dict[int, str] = {}
         self.scripts = ScriptRunner(logger, config.global_defs)
+        self.smtp = SmtpAlerter(config.global_defs, logger)
         self.fifos: list[FifoWriter] = []
         self.presence = AddressPresence()
         #: Seconds from each verdict to its dataplane change being applied (benchmarks).
@@ -181,6 +183,10 @@ class LoadBalancerService:
             elif notice.kind == "fifo":
                 for fifo in self.fifos:
                     fifo.write(notice.text)
+            elif notice.kind == "smtp":
+                if self.smtp.enabled:
+                    subject = f"[{router_id(self.config.global_defs)}] {notice.text}"
+                    self.smtp.send(Alert(subject, notice.body))
             elif notice.command is not None:
                 self.scripts.run(notice.command)
 
@@ -194,6 +200,7 @@ class LoadBalancerService:
             self.dataplane.release(keep=self.keep_on_stop)
         with contextlib.suppress(asyncio.TimeoutError):
             await self.scripts.close(grace=0.5)
+            await self.smtp.close(grace=0.5)
         for fifo in self.fifos:
             fifo.close()
         self.fifos.clear()

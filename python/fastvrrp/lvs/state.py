@@ -19,16 +19,18 @@ from fastvrrp.lvs.table import Destination, Service, ServiceKey
 #: Addresses one group range may expand to; larger ranges are cut (and reported by check).
 MAX_RANGE = 256
 
-NoticeKind = Literal["log", "fifo", "script"]
+NoticeKind = Literal["log", "fifo", "script", "smtp"]
 
 
 @dataclass(frozen=True)
 class Notice:
-    """Something to tell the world: a log line, a FIFO line, or a script to run."""
+    """Something to tell the world: a log line, a FIFO line, a script to run, or a mail
+    (`text` is then its subject without the `[router_id]` prefix)."""
 
     kind: NoticeKind
     text: str
     command: m.Command | None = None
+    body: str = ""
 
 
 def service_keys(vs: m.VirtualServer, groups: Iterable[m.VirtualServerGroup]) -> list[ServiceKey]:
@@ -98,6 +100,8 @@ class VirtualServerState:
     real: list[RealServerState]
     quorum_up: bool = True
     started: bool = False
+    #: Whether blocks without their own smtp_alert mail (global smtp_alert_checker/smtp_alert).
+    alert_default: bool = False
 
     @classmethod
     def of(cls, vs: m.VirtualServer,
@@ -225,7 +229,19 @@ class VirtualServerState:
         command = rs.notify_up if up else rs.notify_down
         if command is not None:
             notices.append(Notice("script", command.command, command))
+        if self._alerts(rs.smtp_alert):
+            notices.append(Notice(
+                "smtp", f"Realserver {self.rs_label(state)} of virtual server {self.label} - "
+                        f"{word}",
+                body="=> CHECK succeed on service <=" if up else "=> CHECK failed on service <="))
         return notices
+
+    def _alerts(self, flag: bool | None) -> bool:
+        if flag is not None:
+            return flag
+        if self.server.smtp_alert is not None:
+            return self.server.smtp_alert
+        return self.alert_default
 
     def _update_quorum(self) -> list[Notice]:
         vs, weight = self.server, self.live_weight
@@ -255,6 +271,9 @@ class VirtualServerState:
         command = self.server.quorum_up if up else self.server.quorum_down
         if command is not None:
             notices.append(Notice("script", command.command, command))
+        if self._alerts(None):
+            notices.append(Notice("smtp", f"Virtualserver {self.label} - {'UP' if up else 'DOWN'}",
+                                  body=f"=> {'Gained' if up else 'Lost'} quorum <="))
         return notices
 
 
@@ -279,6 +298,10 @@ class LoadBalancer:
         """The state of a config's virtual servers before any check has run."""
         servers = [VirtualServerState.of(vs, config.virtual_server_groups)
                    for vs in config.virtual_servers]
+        g = config.global_defs
+        default = g.smtp_alert_checker if g.smtp_alert_checker is not None else g.smtp_alert
+        for server in servers:
+            server.alert_default = bool(default)
         refs = [CheckerRef(v, r, c) for v, vs in enumerate(config.virtual_servers)
                 for r, rs in enumerate(vs.real_servers) for c in range(len(rs.checkers))]
         return cls(servers, refs)
