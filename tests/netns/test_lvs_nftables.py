@@ -10,6 +10,7 @@ small HTTP server that answers with its name.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -146,8 +147,9 @@ def destinations(lab: Lab, chain: str = "svc_tcp_198_18_0_100_80") -> str:
     return proc.stdout
 
 
-def test_rr_failover_notify_down_and_the_sorry_server(nat: NatLab, tmp_path: Path) -> None:
+def test_rr_failover_notify_down_fifo_and_the_sorry_server(nat: NatLab, tmp_path: Path) -> None:
     start(nat.lab, config(tmp_path, extra_vs="sorry_server 198.18.1.20 80"))
+    fifo = os.open(tmp_path / "lvs.fifo", os.O_RDONLY | os.O_NONBLOCK)
     answers = ask(nat.lab, tmp_path, VIP, 6)
     assert answers in (["rs1", "rs2"] * 3, ["rs2", "rs1"] * 3), answers
 
@@ -162,6 +164,13 @@ def test_rr_failover_notify_down_and_the_sorry_server(nat: NatLab, tmp_path: Pat
     nat.stop_server("rs2")
     assert nat.lab.wait_for(lambda: "rs2" in (tmp_path / "down").read_text(), 5, 0.05)
     assert ask(nat.lab, tmp_path, VIP, 3) == ["sorry"] * 3
+    try:
+        lines = os.read(fifo, 65536).decode().splitlines()
+    finally:
+        os.close(fifo)
+    assert lines == ["RS [198.18.1.11]:tcp:80 [198.18.0.100]:tcp:80 DOWN",
+                     "RS [198.18.1.12]:tcp:80 [198.18.0.100]:tcp:80 DOWN",
+                     "VS [198.18.0.100]:tcp:80 DOWN"]
 
 
 def test_wrr_follows_the_weights(nat: NatLab, tmp_path: Path) -> None:
