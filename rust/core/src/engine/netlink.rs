@@ -359,7 +359,16 @@ pub struct Rtnl {
     seq: u32,
     out: Vec<u8>,
     inbuf: Vec<u8>,
+    /// The queued address requests: their ops (for what counts as harmless), the sequence
+    /// number of the first, and their errnos once acknowledged.
+    ops: Vec<AddrOp>,
+    first_seq: u32,
+    acks: Vec<Option<i32>>,
 }
+
+/// Netlink receive buffer: a batch of a few hundred VIP changes is acknowledged while we send
+/// the gratuitous ARPs, before we read the acks; the default buffer would drop some.
+const RTNL_RECV_BUFFER: libc::c_int = 2 << 20;
 
 /// Errors for address requests that mean "already done".
 fn harmless(op: AddrOp, errno: i32) -> bool {
@@ -375,12 +384,106 @@ impl Rtnl {
         sys::bind_netlink(fd.as_fd(), 0)?;
         sys::set_blocking(fd.as_fd())?;
         sys::set_recv_timeout(fd.as_fd(), 1000)?;
+        let s = fd.as_fd();
+        if sys::set_int(s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RTNL_RECV_BUFFER).is_err() {
+            let _ = sys::set_int(s, libc::SOL_SOCKET, libc::SO_RCVBUF, RTNL_RECV_BUFFER);
+        }
         Ok(Self {
             fd,
             seq: 1,
             out: Vec::with_capacity(4096),
             inbuf: vec![0; 64 * 1024],
+            ops: Vec::with_capacity(64),
+            first_seq: 0,
+            acks: Vec::with_capacity(64),
         })
+    }
+
+    /// Queue address requests for one [`Rtnl::send_queued`]; returns the index of the first in
+    /// the results of [`Rtnl::collect_acks`].
+    pub fn queue_addrs(&mut self, op: AddrOp, reqs: &[AddrRequest]) -> usize {
+        if self.ops.is_empty() {
+            self.out.clear();
+            self.first_seq = self.seq.wrapping_add(1);
+        }
+        let first = self.ops.len();
+        for req in reqs {
+            let seq = self.next_seq();
+            push_addr_request(&mut self.out, op, req, seq);
+            self.ops.push(op);
+        }
+        first
+    }
+
+    /// How many requests are queued (sent or not) and not yet acknowledged.
+    pub fn queued(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Send the queued requests in one `sendmsg`. rtnetlink handles them in our context during
+    /// the call, so the addresses exist when it returns; the acks wait in our receive queue.
+    pub fn send_queued(&mut self) -> io::Result<()> {
+        if self.ops.is_empty() {
+            return Ok(());
+        }
+        match sys::send(self.fd.as_fd(), &self.out) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.ops.clear();
+                Err(e)
+            }
+        }
+    }
+
+    /// Read the acks of the sent requests: one result per request, in queue order ("already
+    /// there" / "already gone" count as Ok). Empties the queue.
+    pub fn collect_acks(&mut self, results: &mut Vec<io::Result<()>>) -> io::Result<()> {
+        results.clear();
+        let count = self.ops.len();
+        self.acks.clear();
+        self.acks.resize(count, None);
+        let mut left = count;
+        let mut failure = None;
+        while left > 0 {
+            let n = match sys::recv(self.fd.as_fd(), &mut self.inbuf) {
+                Ok(n) => n,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            for msg in messages(&self.inbuf[..n]) {
+                if msg.ty != NLMSG_ERROR {
+                    continue;
+                }
+                let idx = msg.seq.wrapping_sub(self.first_seq) as usize;
+                let Some(slot) = self.acks.get_mut(idx) else {
+                    continue;
+                };
+                if slot.is_some() {
+                    continue;
+                }
+                *slot = Some(error_code(msg.payload).map_or(0, |e| -e));
+                left -= 1;
+            }
+        }
+        let ops = std::mem::take(&mut self.ops);
+        if let Some(e) = failure {
+            self.ops = ops;
+            self.ops.clear();
+            return Err(e);
+        }
+        results.extend(ops.iter().zip(&self.acks).map(|(&op, errno)| {
+            let errno = errno.unwrap_or(0);
+            if errno == 0 || harmless(op, errno) {
+                Ok(())
+            } else {
+                Err(io::Error::from_raw_os_error(errno))
+            }
+        }));
+        self.ops = ops;
+        self.ops.clear();
+        Ok(())
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -390,6 +493,7 @@ impl Rtnl {
 
     /// Add or remove a batch of addresses in one send; waits for every ACK.
     /// Returns one result per request, in order ("already there" / "already gone" count as Ok).
+    /// Requests queued before and not yet acknowledged go in the same batch.
     pub fn change_addrs(
         &mut self,
         op: AddrOp,
@@ -400,38 +504,10 @@ impl Rtnl {
         if reqs.is_empty() {
             return Ok(());
         }
-        self.out.clear();
-        let first = self.seq.wrapping_add(1);
-        for req in reqs {
-            let seq = self.next_seq();
-            push_addr_request(&mut self.out, op, req, seq);
-        }
-        sys::send(self.fd.as_fd(), &self.out)?;
-        let mut pending: Vec<Option<io::Result<()>>> = reqs.iter().map(|_| None).collect();
-        let mut left = reqs.len();
-        while left > 0 {
-            let n = sys::recv(self.fd.as_fd(), &mut self.inbuf)?;
-            for msg in messages(&self.inbuf[..n]) {
-                if msg.ty != NLMSG_ERROR {
-                    continue;
-                }
-                let idx = msg.seq.wrapping_sub(first) as usize;
-                let Some(slot) = pending.get_mut(idx) else {
-                    continue;
-                };
-                if slot.is_some() {
-                    continue;
-                }
-                let errno = error_code(msg.payload).map_or(0, |e| -e);
-                *slot = Some(if errno == 0 || harmless(op, errno) {
-                    Ok(())
-                } else {
-                    Err(io::Error::from_raw_os_error(errno))
-                });
-                left -= 1;
-            }
-        }
-        results.extend(pending.into_iter().map(|r| r.unwrap_or(Ok(()))));
+        let first = self.queue_addrs(op, reqs);
+        self.send_queued()?;
+        self.collect_acks(results)?;
+        results.drain(..first);
         Ok(())
     }
 

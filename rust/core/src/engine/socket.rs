@@ -20,6 +20,9 @@ fn grow_receive_buffer(s: std::os::fd::BorrowedFd<'_>) {
     if sys::set_int(s, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, RECV_BUFFER).is_err() {
         let _ = sys::set_int(s, libc::SOL_SOCKET, libc::SO_RCVBUF, RECV_BUFFER);
     }
+    // The kernel's receive time: timers count from the advert's arrival, not from when the
+    // engine thread got to it. Without it the engine uses its own clock.
+    let _ = sys::set_int(s, libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1);
 }
 
 /// The VRRP multicast group of a family.

@@ -43,6 +43,17 @@ pub fn monotonic_ns() -> u64 {
     secs.saturating_mul(1_000_000_000).saturating_add(nanos)
 }
 
+/// CLOCK_REALTIME in nanoseconds: the clock of the kernel's receive timestamps (SO_TIMESTAMPNS).
+pub fn realtime_ns() -> u64 {
+    // SAFETY: an all-zero timespec is a valid value.
+    let mut ts: libc::timespec = unsafe { zeroed() };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+    secs.saturating_mul(1_000_000_000).saturating_add(nanos)
+}
+
 // ---------------------------------------------------------------------------------------------
 // epoll, timerfd, eventfd
 
@@ -346,6 +357,8 @@ pub struct Received {
     pub ifindex: u32,
     /// TTL / hop limit, from IP_TTL / IPV6_HOPLIMIT.
     pub ttl: Option<u8>,
+    /// When the kernel received it (CLOCK_REALTIME ns), from SO_TIMESTAMPNS when turned on.
+    pub rx_realtime_ns: Option<u64>,
 }
 
 /// Control-message space, aligned for `cmsghdr`.
@@ -402,6 +415,7 @@ pub fn recv_ip(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
         dst: None,
         ifindex: 0,
         ttl: None,
+        rx_realtime_ns: None,
     };
     // SAFETY: `msg` was filled by recvmsg; CMSG_FIRSTHDR/NXTHDR stay within msg_controllen.
     let mut hdr = unsafe { libc::CMSG_FIRSTHDR(&msg) };
@@ -428,6 +442,13 @@ pub fn recv_ip(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
                     let info = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
                     out.ifindex = info.ipi6_ifindex;
                     out.dst = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+                }
+                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
+                    let ts = std::ptr::read_unaligned(data.cast::<libc::timespec>());
+                    let secs = u64::try_from(ts.tv_sec).unwrap_or(0);
+                    let nanos = u64::try_from(ts.tv_nsec).unwrap_or(0);
+                    out.rx_realtime_ns =
+                        Some(secs.saturating_mul(1_000_000_000).saturating_add(nanos));
                 }
                 (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT) => {
                     let hops = std::ptr::read_unaligned(data.cast::<libc::c_int>());

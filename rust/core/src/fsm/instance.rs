@@ -110,14 +110,7 @@ impl Instance {
     /// A stopped instance (state Initialize). Out-of-range configuration values are clamped (see
     /// [`InstanceConfig`]); [`Instance::config`] returns the clamped values.
     pub fn new(config: InstanceConfig) -> Self {
-        let mut config = config;
-        config.priority = config.priority.max(1);
-        config.advert_interval_cs = config.advert_interval_cs.clamp(1, MAX_ADVERT_INTERVAL_CS);
-        config.down_timer_adverts = config.down_timer_adverts.clamp(1, 100);
-        let g = &mut config.gratuitous;
-        g.master_repeat = g.master_repeat.min(MAX_GRATUITOUS_REPEAT);
-        g.master_refresh_repeat = g.master_refresh_repeat.min(MAX_GRATUITOUS_REPEAT);
-        g.lower_prio_repeat = g.lower_prio_repeat.min(MAX_GRATUITOUS_REPEAT);
+        let config = clamped(config);
         Instance {
             state: State::Initialize,
             base_priority: config.priority,
@@ -153,6 +146,101 @@ impl Instance {
             Input::Unfault => self.on_unfault(now, out),
             Input::Shutdown => self.on_shutdown(now, out),
         }
+    }
+
+    /// Reload: take a new configuration while keeping the state, the master we follow and the
+    /// running timers, so that a master stays master through a change of interval, preempt,
+    /// preempt delay, gratuitous schedule or down-timer count (keepalived keeps its states across a
+    /// reload too). Values are clamped as in [`Instance::new`]. What follows at once:
+    ///
+    /// - **priority** (not involving the owner's 255; the engine rebuilds for that): the base
+    ///   priority becomes the new one, and the effective priority follows as with
+    ///   [`Input::SetPriority`] (a backup's Master_Down timer moves by the change in Skew_Time);
+    /// - **advert interval**: a master's next advert is due one new interval after its last one
+    ///   (at once if that has passed); a backup that has not heard a v3 master yet (and any v2
+    ///   backup) takes the new interval as Master_Adver_Interval;
+    /// - a backup's running Master_Down timer moves by the change in Master_Down_Interval (new
+    ///   interval, down-timer count or Skew_Time);
+    /// - **preempt off** while a backup is letting a lower-priority master's timer run out: it
+    ///   no longer preempts (the timer is a plain Master_Down timer again); **preempt delay**
+    ///   changed: counted again from `now` (zero: off);
+    /// - **gratuitous schedule**: pending rounds whose feature is now off are dropped; a changed
+    ///   refresh period starts again from `now`.
+    ///
+    /// Nothing is sent and no transition happens, so `out` gets nothing today; it is there so
+    /// that a later rule can act without changing the signature.
+    pub fn reconfigure(&mut self, now: Timestamp, config: InstanceConfig, out: &mut Vec<Action>) {
+        let _ = out;
+        let new = clamped(config);
+        let old = self.config;
+        let old_down = self.master_down_interval();
+        let old_interval = interval_duration(old.advert_interval_cs);
+        let priority_changed = new.priority != old.priority;
+        let owner_before = self.base_priority == PRIORITY_OWNER;
+        self.config = new;
+        if priority_changed {
+            self.base_priority = new.priority;
+            if new.priority == PRIORITY_OWNER {
+                self.effective_priority = PRIORITY_OWNER;
+            } else if owner_before {
+                self.effective_priority = new.priority;
+            }
+        }
+        let heard_v3_master = new.version == Version::V3 && self.master_address.is_some();
+        if self.state != State::Backup || !heard_v3_master {
+            self.master_interval_cs = new.advert_interval_cs;
+        }
+        match self.state {
+            State::Master => {
+                let interval = interval_duration(new.advert_interval_cs);
+                if interval != old_interval {
+                    if let Some(due) = self.main_timer {
+                        let last = due.saturating_sub(old_interval);
+                        self.main_timer = Some((last + interval).max(now));
+                    }
+                }
+            }
+            State::Backup => {
+                if !new.preempt && self.down_cause == DownCause::LowerPriority {
+                    self.down_cause = DownCause::Silence;
+                }
+                if new.preempt_delay != old.preempt_delay {
+                    self.preempt_deadline = self.delay_from(now, new.preempt_delay);
+                }
+                if self.down_cause != DownCause::PriorityZero {
+                    let new_down = self.master_down_interval();
+                    if let Some(deadline) = self.main_timer {
+                        self.main_timer = Some(if new_down >= old_down {
+                            deadline + (new_down - old_down)
+                        } else {
+                            deadline.saturating_sub(old_down - new_down)
+                        });
+                    }
+                }
+            }
+            State::Initialize | State::Fault => {}
+        }
+        if priority_changed && !owner_before && new.priority != PRIORITY_OWNER {
+            self.on_set_priority(new.priority);
+        }
+        if self.state == State::Master {
+            let (g, og) = (new.gratuitous, old.gratuitous);
+            if g.master_delay.is_zero() {
+                self.gratuitous.master_round = None;
+            }
+            if g.lower_prio_delay.is_zero() || g.lower_prio_repeat == 0 {
+                self.gratuitous.lower_prio_round = None;
+            }
+            if g.master_refresh != og.master_refresh {
+                self.gratuitous.refresh_round = self.delay_from(now, g.master_refresh);
+            }
+        }
+    }
+
+    /// Follow a change of our primary address (the interface's, for the equal-priority
+    /// tie-break). Nothing else changes; the next tie is decided with the new address.
+    pub fn set_primary_address(&mut self, address: IpAddr) {
+        self.config.primary_address = address;
     }
 
     /// When the engine must next call [`Instance::handle`] with [`Input::Tick`]; `None` when no timer runs
@@ -401,7 +489,7 @@ impl Instance {
         if self.main_timer.is_some_and(|t| t <= now) {
             match self.state {
                 State::Backup => self.become_master(now, self.down_cause.reason(), out),
-                State::Master => self.send_advert(now, out),
+                State::Master => self.periodic_advert(now, out),
                 State::Initialize | State::Fault => self.main_timer = None,
             }
         }
@@ -533,7 +621,18 @@ impl Instance {
         }
     }
 
-    /// An advert with our priority, and the Adver timer re-armed.
+    /// The Adver timer fired: an advert, and the timer re-armed from the deadline that fired, so a
+    /// late wake-up does not stretch every period. More than an interval behind, it re-arms from
+    /// `now` instead: one advert, not a burst of catch-up adverts.
+    fn periodic_advert(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        let fired = self.main_timer.unwrap_or(now);
+        self.push_advert(self.effective_priority, out);
+        let interval = interval_duration(self.config.advert_interval_cs);
+        let next = fired + interval;
+        self.main_timer = Some(if next > now { next } else { now + interval });
+    }
+
+    /// An advert with our priority, and the Adver timer re-armed from `now`.
     fn send_advert(&mut self, now: Timestamp, out: &mut Vec<Action>) {
         self.push_advert(self.effective_priority, out);
         self.main_timer = Some(now + interval_duration(self.config.advert_interval_cs));
@@ -573,6 +672,18 @@ impl Instance {
         self.last_transition = Some(now);
         out.push(Action::Transition { from, to, reason });
     }
+}
+
+/// The configuration with out-of-range values clamped (see [`InstanceConfig`]).
+fn clamped(mut config: InstanceConfig) -> InstanceConfig {
+    config.priority = config.priority.max(1);
+    config.advert_interval_cs = config.advert_interval_cs.clamp(1, MAX_ADVERT_INTERVAL_CS);
+    config.down_timer_adverts = config.down_timer_adverts.clamp(1, 100);
+    let g = &mut config.gratuitous;
+    g.master_repeat = g.master_repeat.min(MAX_GRATUITOUS_REPEAT);
+    g.master_refresh_repeat = g.master_refresh_repeat.min(MAX_GRATUITOUS_REPEAT);
+    g.lower_prio_repeat = g.lower_prio_repeat.min(MAX_GRATUITOUS_REPEAT);
+    config
 }
 
 /// Orders `a` against `b` as unsigned integers of the same family; other families compare `Equal`.

@@ -27,8 +27,10 @@
 //! 609.375 ms and a Master_Down of 3.609375 s; v2 priority 100 gives the same skew at any interval.
 //! [`skew_time`] and [`master_down_interval`] expose the formulas.
 //!
-//! Every timer is re-armed from `now` (not from the previous deadline): an engine woken late sends one advert,
-//! not a burst of catch-up adverts.
+//! The Adver timer is re-armed from the deadline that fired (not from the late `now` of the tick), so the
+//! engine's wake-up latency does not stretch every period; when the tick is more than an interval late it is
+//! re-armed from `now`, so an engine woken very late sends one advert, not a burst of catch-up adverts. The
+//! other timers (Master_Down on an advert, an advert sent in answer) count from `now`.
 //!
 //! # Choices where keepalived and the RFC differ (what this module does)
 //!

@@ -568,13 +568,42 @@ fn master_advertises_every_interval_from_the_last_send() {
         .collect();
     let one = Duration::from_secs(1);
     assert_eq!(times, vec![t + one, t + one * 2, t + one * 3]);
-    // A late tick re-arms from the tick, with no catch-up burst.
+    // More than an interval late: re-armed from the tick, with no catch-up burst.
     let late = t + Duration::from_millis(5_500);
     assert_eq!(
         h.at(late, Input::Tick),
         vec![Action::SendAdvert { priority: 100 }]
     );
     assert_eq!(h.vrrp.next_deadline(), Some(late + one));
+}
+
+#[test]
+fn a_late_advert_tick_does_not_stretch_the_period() {
+    let mut c = config(Version::V3, 100);
+    c.advert_interval_cs = 1;
+    c.gratuitous.master_delay = Duration::ZERO;
+    let (mut h, t) = Harness::master_at(c);
+    let ten = Duration::from_millis(10);
+    // Every tick 35 µs late (the engine's wake-up latency): the deadlines stay on the 10 ms grid.
+    let mut due = h.vrrp.next_deadline().unwrap_or(Timestamp::MAX);
+    assert_eq!(due, t + ten);
+    for k in 1..=100u32 {
+        let late = due + Duration::from_micros(35);
+        assert_eq!(
+            h.at(late, Input::Tick),
+            vec![Action::SendAdvert { priority: 100 }]
+        );
+        due = h.vrrp.next_deadline().unwrap_or(Timestamp::MAX);
+        assert_eq!(due, t + ten * (k + 1));
+    }
+    // Late by 9.9 ms (less than an interval): still on the grid, sent once.
+    let late = due + Duration::from_micros(9_900);
+    assert_eq!(h.at(late, Input::Tick).len(), 1);
+    assert_eq!(h.vrrp.next_deadline(), Some(due + ten));
+    // An advert answering a lower priority resets the timer from now (RFC 9568).
+    let now = due + Duration::from_millis(3);
+    h.advert(now, LOWER, 50, 1);
+    assert_eq!(h.vrrp.next_deadline(), Some(now + ten));
 }
 
 #[test]
@@ -1364,4 +1393,89 @@ mod properties {
             }
         }
     }
+}
+
+// ---- reload ----
+
+#[test]
+fn reconfigure_keeps_a_master_through_interval_preempt_and_garp_changes() {
+    let mut c = config(Version::V3, 100);
+    c.gratuitous.master_delay = Duration::ZERO;
+    let (mut h, t) = Harness::master_at(c);
+    let now = t + Duration::from_millis(300);
+    let mut new = c;
+    new.advert_interval_cs = 50;
+    new.preempt = false;
+    new.preempt_delay = Duration::from_secs(2);
+    new.gratuitous.master_refresh = Duration::from_secs(60);
+    let mut out = Vec::new();
+    h.vrrp.reconfigure(now, new, &mut out);
+    assert_eq!(out, vec![]);
+    assert_eq!(h.vrrp.state(), State::Master);
+    // The next advert is one new interval after the last (sent at `t`), then every 0.5 s.
+    let log = h.run_until(t + Duration::from_millis(1_600));
+    let times: Vec<_> = log.iter().map(|(at, _)| *at).collect();
+    let half = Duration::from_millis(500);
+    assert_eq!(times, vec![t + half, t + half * 2, t + half * 3]);
+    assert!(log
+        .iter()
+        .all(|(_, a)| *a == Action::SendAdvert { priority: 100 }));
+    // Interval longer than the time since the last advert: at once.
+    let now = t + Duration::from_millis(1_700);
+    new.advert_interval_cs = 10;
+    h.vrrp.reconfigure(now, new, &mut out);
+    assert_eq!(h.vrrp.next_deadline(), Some(now));
+    assert_eq!(h.vrrp.advert_interval_cs(), 10);
+}
+
+#[test]
+fn reconfigure_priority_moves_a_backups_timer_and_preempt_off_stops_a_preemption() {
+    let mut h = Harness::started(config(Version::V3, 200));
+    // A lower master: we let its timer run out to preempt.
+    h.advert(ms(1_000), LOWER, 100, 100);
+    let deadline = h.vrrp.next_deadline().unwrap_or(Timestamp::MAX);
+    let mut new = config(Version::V3, 200);
+    new.preempt = false;
+    let mut out = Vec::new();
+    h.vrrp.reconfigure(ms(1_500), new, &mut out);
+    assert_eq!(h.vrrp.next_deadline(), Some(deadline));
+    // With preempt off the lower master's adverts are accepted again: no takeover.
+    h.advert(ms(2_000), LOWER, 100, 100);
+    assert_eq!(h.time_of(ms(5_000), State::Master), None);
+    assert_eq!(h.vrrp.state(), State::Backup);
+    // A priority change moves the Master_Down timer by the change in Skew_Time.
+    let before = h.vrrp.next_deadline().unwrap_or(Timestamp::MAX);
+    new.priority = 100;
+    h.vrrp.reconfigure(ms(5_000), new, &mut out);
+    assert_eq!(h.vrrp.base_priority(), 100);
+    assert_eq!(h.vrrp.effective_priority(), 100);
+    let moved = skew_time(Version::V3, 100, 100) - skew_time(Version::V3, 200, 100);
+    assert_eq!(h.vrrp.next_deadline(), Some(before + moved));
+}
+
+#[test]
+fn reconfigure_interval_of_a_backup_that_heard_no_master_moves_its_timer() {
+    let mut h = Harness::started(config(Version::V3, 100));
+    let mut new = config(Version::V3, 100);
+    new.advert_interval_cs = 10;
+    let mut out = Vec::new();
+    h.vrrp.reconfigure(ms(100), new, &mut out);
+    assert_eq!(h.vrrp.master_advert_interval_cs(), 10);
+    // From 3.609375 s to 0.3609375 s after startup.
+    assert_eq!(h.vrrp.next_deadline(), Some(ns(360_937_500)));
+}
+
+#[test]
+fn set_primary_address_decides_the_next_tie() {
+    let (mut h, t) = Harness::master_at(config(Version::V3, 100));
+    // HIGHER would win a tie against ME; with our address above it we stay master.
+    h.vrrp
+        .set_primary_address(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 4)));
+    let out = h.advert(t + Duration::from_millis(100), HIGHER, 100, 100);
+    assert_eq!(out.first(), Some(&Action::SendAdvert { priority: 100 }));
+    assert_eq!(h.vrrp.state(), State::Master);
+    assert_eq!(
+        h.vrrp.master_address(),
+        Some(IpAddr::V4(Ipv4Addr::new(198, 18, 0, 4)))
+    );
 }

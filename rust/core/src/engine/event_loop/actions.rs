@@ -6,64 +6,169 @@ impl Runtime {
     // -----------------------------------------------------------------------------------------
     // the state machine and its actions
 
-    /// Give the FSM an input, execute its actions in order, and re-arm the instance's timer.
-    /// `due` is the deadline that fired, to measure how late adverts leave.
+    /// Give the FSM an input, execute its actions (see [`Runtime::execute`]), and re-arm the
+    /// instance's timer. `due` is the deadline that fired, to measure how late adverts leave.
     pub(super) fn feed(&mut self, id: usize, now: Timestamp, input: Input, due: Option<Timestamp>) {
         let mut actions = std::mem::take(&mut self.actions);
+        let mut batch = std::mem::take(&mut self.batch);
         actions.clear();
-        match self.slot_mut(id) {
-            Some(slot) => slot.fsm.handle(now, input, &mut actions),
-            None => {
-                self.actions = actions;
-                return;
+        batch.clear();
+        if let Some(slot) = self.slot_mut(id) {
+            slot.fsm.handle(now, input, &mut actions);
+            batch.extend(actions.iter().map(|&a| (id, due, a)));
+        }
+        self.actions = actions;
+        self.execute(now, &batch);
+        self.batch = batch;
+        self.reschedule(id);
+    }
+
+    /// Tick every instance whose deadline is in `due` (id, deadline) and execute all their
+    /// actions as one batch, then re-arm their timers.
+    pub(super) fn tick_all(&mut self, now: Timestamp, due: &[(usize, Timestamp)]) {
+        let mut actions = std::mem::take(&mut self.actions);
+        let mut batch = std::mem::take(&mut self.batch);
+        batch.clear();
+        for &(id, at) in due {
+            actions.clear();
+            if let Some(slot) = self.slot_mut(id) {
+                slot.fsm.handle(now, Input::Tick, &mut actions);
+                batch.extend(actions.iter().map(|&a| (id, Some(at), a)));
             }
         }
-        let mut took_over = false;
-        for action in &actions {
-            match *action {
-                Action::SendAdvert { priority } => self.send_advert(id, priority, due),
-                Action::AddVips => {
-                    let t0 = sys::monotonic_ns();
-                    self.change_vips(id, AddrOp::Add);
-                    let spent = sys::monotonic_ns().saturating_sub(t0);
-                    if let Some(slot) = self.slot_mut(id) {
-                        slot.vip_add_ns = spent;
-                    }
-                    took_over = true;
+        self.actions = actions;
+        self.execute(now, &batch);
+        self.batch = batch;
+        for &(id, _) in due {
+            self.reschedule(id);
+        }
+    }
+
+    /// Execute the actions of one wake-up, (instance, deadline that fired, action), in phases
+    /// that keep each instance's order (advert, VIPs, gratuitous ARP/NA, as keepalived) while
+    /// no instance waits for another's netlink round trip:
+    ///
+    /// 1. every advert;
+    /// 2. every VIP add, queued into ONE netlink message batch and sent (rtnetlink adds them
+    ///    during that `sendmsg`, so they exist when it returns);
+    /// 3. every gratuitous batch;
+    /// 4. the netlink acks, read now (failures become warnings);
+    /// 5. VIP removals and transitions, in order.
+    ///
+    /// The FSM never pushes a removal together with an add or a gratuitous batch for one
+    /// instance, so moving removals last changes no instance's order.
+    pub(super) fn execute(&mut self, now: Timestamp, batch: &[(usize, Option<Timestamp>, Action)]) {
+        for &(id, due, action) in batch {
+            if let Action::SendAdvert { priority } = action {
+                self.send_advert(id, priority, due);
+            }
+        }
+        let mut adds = std::mem::take(&mut self.vip_adds);
+        adds.clear();
+        let t0 = sys::monotonic_ns();
+        for &(id, due, action) in batch {
+            if action != Action::AddVips {
+                continue;
+            }
+            let Runtime { slots, rtnl, .. } = self;
+            if let Some(Some(slot)) = slots.get_mut(id) {
+                let first = rtnl.queue_addrs(AddrOp::Add, &slot.vip_requests);
+                adds.push((id, first, slot.vip_requests.len()));
+                slot.takeover_due = due;
+            }
+        }
+        let sent = if adds.is_empty() {
+            Ok(())
+        } else {
+            self.rtnl.send_queued()
+        };
+        let send_ns = sys::monotonic_ns().saturating_sub(t0);
+        for &(id, _, action) in batch {
+            if action != Action::SendGratuitous {
+                continue;
+            }
+            self.send_gratuitous(id, now);
+            if let Some(slot) = self.slot_mut(id) {
+                if let Some(at) = slot.takeover_due.take() {
+                    slot.takeover_garp_ns = sys::monotonic_ns().saturating_sub(at.as_nanos());
                 }
+            }
+        }
+        if !adds.is_empty() {
+            self.finish_vip_adds(sent, &adds, send_ns);
+        }
+        self.vip_adds = adds;
+        for &(id, _, action) in batch {
+            match action {
                 Action::RemoveVips => {
                     self.drop_gratuitous(id);
                     self.change_vips(id, AddrOp::Remove);
                 }
-                Action::SendGratuitous => {
-                    self.send_gratuitous(id, now);
-                    if let (true, Some(at)) = (took_over, due) {
-                        let spent = sys::monotonic_ns().saturating_sub(at.as_nanos());
-                        if let Some(slot) = self.slot_mut(id) {
-                            slot.takeover_garp_ns = spent;
-                        }
-                        took_over = false;
-                    }
-                }
                 Action::Transition { from, to, reason } => {
-                    let Some(slot) = self.slot(id) else { continue };
-                    let text = match (to, slot.faults.reason()) {
-                        (State::Fault, Some(r)) => r.to_owned(),
-                        _ => reason.as_str().to_owned(),
-                    };
-                    let (name, prio) = (slot.spec.name.clone(), slot.fsm.effective_priority());
-                    // keepalived calls the state a stopped instance enters STOP (notify_stop).
-                    let to = if reason == Reason::Shutdown {
-                        "STOP"
-                    } else {
-                        state_name(to)
-                    };
-                    self.event("transition", name, state_name(from), to, text, prio);
+                    self.report_transition(id, from, to, reason);
+                }
+                Action::SendAdvert { .. } | Action::AddVips | Action::SendGratuitous => {}
+            }
+        }
+    }
+
+    /// Read the acks of the VIP adds sent by [`Runtime::execute`] (instance, first request,
+    /// count) and report the failures.
+    fn finish_vip_adds(
+        &mut self,
+        sent: io::Result<()>,
+        adds: &[(usize, usize, usize)],
+        send_ns: u64,
+    ) {
+        let t0 = sys::monotonic_ns();
+        let mut results = std::mem::take(&mut self.addr_results);
+        let outcome = sent.and_then(|()| self.rtnl.collect_acks(&mut results));
+        let spent = send_ns + sys::monotonic_ns().saturating_sub(t0);
+        let Runtime {
+            slots,
+            pending_events,
+            ..
+        } = self;
+        for &(id, first, count) in adds {
+            let Some(Some(slot)) = slots.get_mut(id) else {
+                continue;
+            };
+            slot.takeover_due = None;
+            slot.vip_add_ns = spent;
+            if let Err(e) = &outcome {
+                pending_events.push(warning_event(
+                    slot,
+                    format!("netlink: cannot change VIPs: {e}"),
+                ));
+                continue;
+            }
+            let got = results.get(first..first + count).unwrap_or(&[]);
+            for (req, result) in slot.vip_requests.iter().zip(got) {
+                if let Err(e) = result {
+                    pending_events.push(warning_event(
+                        slot,
+                        format!("cannot add VIP {}/{}: {e}", req.addr, req.prefix),
+                    ));
                 }
             }
         }
-        self.actions = actions;
-        self.reschedule(id);
+        self.addr_results = results;
+    }
+
+    fn report_transition(&mut self, id: usize, from: State, to: State, reason: Reason) {
+        let Some(slot) = self.slot(id) else { return };
+        let text = match (to, slot.faults.reason()) {
+            (State::Fault, Some(r)) => r.to_owned(),
+            _ => reason.as_str().to_owned(),
+        };
+        let (name, prio) = (slot.spec.name.clone(), slot.fsm.effective_priority());
+        // keepalived calls the state a stopped instance enters STOP (notify_stop).
+        let to = if reason == Reason::Shutdown {
+            "STOP"
+        } else {
+            state_name(to)
+        };
+        self.event("transition", name, state_name(from), to, text, prio);
     }
 
     pub(super) fn reschedule(&mut self, id: usize) {

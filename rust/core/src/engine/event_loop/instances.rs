@@ -59,6 +59,7 @@ impl Runtime {
             missing_source_reported: false,
             takeover_garp_ns: 0,
             vip_add_ns: 0,
+            takeover_due: None,
         };
         // The tie-break needs our primary address: learn it before the FSM is built.
         if slot.spec.unicast_src.is_none() {
@@ -236,17 +237,17 @@ impl Runtime {
         let wanted = fsm_config(&spec, current.primary_address);
         let priority_changed = current.priority != wanted.priority;
         let owner_involved = priority_changed && (old.priority == 255 || spec.priority == 255);
-        let same_fsm = InstanceConfig {
-            priority: wanted.priority,
-            ..current
-        } == wanted
+        let changed = wanted != current;
+        // The FSM keeps its state through any other change (`Instance::reconfigure`).
+        let reconfigurable = !owner_involved
+            && wanted.version == current.version
             && spec.unicast_src == old.unicast_src;
         let state = slot.fsm.state();
-        if !same_identity || (state == State::Master && (!same_fsm || owner_involved)) {
+        if !same_identity || (state == State::Master && !reconfigurable) {
             self.remove(id);
             return self.add(spec);
         }
-        let rebuild = !same_fsm || owner_involved;
+        let rebuild = !reconfigurable;
         let old_requests = slot.vip_requests.clone();
         let old_name = slot.spec.name.clone();
         let send_ifindex = slot.send_ifindex;
@@ -274,13 +275,19 @@ impl Runtime {
             }
             return Ok(());
         }
-        let new_priority = spec.priority;
         slot.spec = spec;
+        if changed {
+            let mut actions = std::mem::take(&mut self.actions);
+            actions.clear();
+            if let Some(slot) = self.slot_mut(id) {
+                slot.fsm.reconfigure(now(), wanted, &mut actions);
+            }
+            // `reconfigure` sends nothing today; keep the buffer for the loop.
+            self.actions = actions;
+            self.reschedule(id);
+        }
         if state == State::Master {
             self.diff_master_vips(id, &old_requests);
-        }
-        if priority_changed {
-            self.feed(id, now(), Input::SetPriority(new_priority), None);
         }
         Ok(())
     }
@@ -457,18 +464,21 @@ impl Runtime {
 
     /// The FSM learns our primary address (for the equal-priority tie-break) when it is built.
     /// An instance built before its interface had one (missing interface, no address yet) is
-    /// rebuilt once the address is known, as long as it has done nothing yet (Initialize/Fault).
+    /// rebuilt once the address is known, as long as it has done nothing yet (Initialize/Fault);
+    /// otherwise the FSM follows a change of the interface's primary address in place.
     pub(super) fn adopt_primary(&mut self, id: usize) {
         let started = self.started;
         let Some(slot) = self.slot_mut(id) else {
             return;
         };
         let Some(src) = slot.src else { return };
+        let known = slot.fsm.config().primary_address;
+        if slot.spec.unicast_src.is_some() || known == src {
+            return;
+        }
         let idle = matches!(slot.fsm.state(), State::Initialize | State::Fault);
-        if slot.spec.unicast_src.is_some()
-            || !slot.fsm.config().primary_address.is_unspecified()
-            || !idle
-        {
+        if !known.is_unspecified() || !idle {
+            slot.fsm.set_primary_address(src);
             return;
         }
         let was_running = started && slot.fsm.state() == State::Fault;

@@ -138,6 +138,8 @@ struct Slot {
     takeover_garp_ns: u64,
     /// The last VIP add through netlink, all VIPs and acks (ns).
     vip_add_ns: u64,
+    /// A takeover's deadline, until its first gratuitous packet leaves (for `takeover_garp_ns`).
+    takeover_due: Option<Timestamp>,
     missing_source_reported: bool,
 }
 
@@ -174,6 +176,12 @@ pub struct Runtime {
     garp_timers: BTreeSet<(Timestamp, usize)>,
     started: bool,
     actions: Vec<Action>,
+    /// The actions of one wake-up: (instance, deadline that fired, action).
+    batch: Vec<(usize, Option<Timestamp>, Action)>,
+    /// The instances whose timers fired in this wake-up: (instance, deadline).
+    due: Vec<(usize, Timestamp)>,
+    /// VIP adds in the current netlink batch: (instance, first request, count).
+    vip_adds: Vec<(usize, usize, usize)>,
     rxbuf: Vec<u8>,
     txbuf: Vec<u8>,
     frame: [u8; 128],
@@ -212,6 +220,9 @@ impl Runtime {
             garp_timers: BTreeSet::new(),
             started: false,
             actions: Vec::with_capacity(32),
+            batch: Vec::with_capacity(64),
+            due: Vec::with_capacity(64),
+            vip_adds: Vec::new(),
             rxbuf: vec![0; 4096],
             txbuf: vec![0; wire::vrrp::MAX_LEN + 64],
             frame: [0; 128],
@@ -369,6 +380,8 @@ impl Runtime {
 
     fn fire_timers(&mut self) {
         let now = now();
+        let mut due = std::mem::take(&mut self.due);
+        due.clear();
         while let Some(&(at, id)) = self.timers.first() {
             if at > now {
                 break;
@@ -377,8 +390,12 @@ impl Runtime {
             if let Some(Some(slot)) = self.slots.get_mut(id) {
                 slot.deadline = None;
             }
-            self.feed(id, now, Input::Tick, Some(at));
+            due.push((id, at));
         }
+        if !due.is_empty() {
+            self.tick_all(now, &due);
+        }
+        self.due = due;
         while let Some(&(at, id)) = self.garp_timers.first() {
             if at > now {
                 break;

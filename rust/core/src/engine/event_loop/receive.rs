@@ -22,6 +22,8 @@ pub(super) struct Arrival<'a> {
 const RECV_BUDGET: usize = 64;
 /// The same advert seen on the interface and on its VMAC within this time is one advert.
 const DUPLICATE_WINDOW: Duration = Duration::from_millis(2);
+/// A kernel receive stamp older than this is not trusted (a realtime clock step): `now` is used.
+const MAX_ARRIVAL_AGE_NS: u64 = 1_000_000_000;
 /// At most one `drop` event per instance and reason in this time.
 const DROP_REPORT_INTERVAL_NS: u64 = 1_000_000_000;
 
@@ -60,6 +62,10 @@ impl Runtime {
             return;
         };
         let mut buf = std::mem::take(&mut self.rxbuf);
+        // Kernel receive stamps are CLOCK_REALTIME: map them onto our monotonic clock once per
+        // wake-up (a clock step between the two reads is caught by the bounds below).
+        let mono_now = sys::monotonic_ns();
+        let real_offset = sys::realtime_ns().wrapping_sub(mono_now);
         for _ in 0..RECV_BUDGET {
             let Some(Some(ch)) = self.channels.get(idx) else {
                 break;
@@ -70,7 +76,7 @@ impl Runtime {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => break,
             };
-            let now = now();
+            let now = arrival_time(got.rx_realtime_ns, real_offset, now());
             let data = buf.get(..got.len).unwrap_or(&[]);
             let (payload, ttl, dst) = match key.1 {
                 IpFamily::Inet => match split_ipv4(data) {
@@ -301,5 +307,41 @@ impl Runtime {
         let (state, prio) = (state_name(slot.fsm.state()), slot.fsm.effective_priority());
         let name = slot.spec.name.clone();
         self.event("drop", name, state, state, message(), prio);
+    }
+}
+
+/// When an advert arrived on our monotonic clock: the kernel's receive stamp (realtime, shifted
+/// by `real_offset` = realtime − monotonic), trusted only within [`MAX_ARRIVAL_AGE_NS`] before
+/// `now`; otherwise (no stamp, or a realtime clock step) `now`.
+fn arrival_time(rx_realtime_ns: Option<u64>, real_offset: u64, now: Timestamp) -> Timestamp {
+    let Some(rx) = rx_realtime_ns else { return now };
+    let at = rx.wrapping_sub(real_offset);
+    let age = now.as_nanos().wrapping_sub(at);
+    if age <= MAX_ARRIVAL_AGE_NS {
+        Timestamp::from_nanos(at)
+    } else {
+        now
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrival_time_uses_the_kernel_stamp_only_when_plausible() {
+        let now = Timestamp::from_nanos(5_000_000_000);
+        let offset = 1_700_000_000_000_000_000u64;
+        // Received 40 µs before `now`.
+        let stamp = Some(offset + 5_000_000_000 - 40_000);
+        assert_eq!(
+            arrival_time(stamp, offset, now),
+            Timestamp::from_nanos(4_999_960_000)
+        );
+        assert_eq!(arrival_time(None, offset, now), now);
+        // In the future (a clock step forward) or far in the past: ignored.
+        assert_eq!(arrival_time(Some(offset + 6_000_000_000), offset, now), now);
+        assert_eq!(arrival_time(Some(offset + 1_000_000_000), offset, now), now);
+        assert_eq!(arrival_time(Some(0), offset, now), now);
     }
 }
