@@ -176,3 +176,59 @@ def test_generated_configs_agree_with_keepalived(namespace_with_eth0: str,
         fv_code, fv_lines, report = _fastvrrp(namespace_with_eth0, path)
         assert fv_code == ka_code, f"{ka_text}\n{report}\n{path.read_text()}"
         _same_lines(ka_lines, fv_lines, ka_text, report)
+
+
+#: Where each block's keywords can be tried: the lines around them.
+_BLOCK_FRAMES = {
+    "top": ("", ""),
+    "global_defs": ("global_defs {", "}"),
+    "vrrp_instance": ("vrrp_instance VI_1 {", "}"),
+    "vrrp_script": ("vrrp_script s {", "}"),
+    "track_file": ("track_file f {", "}"),
+    "vrrp_track_process": ("vrrp_track_process p {", "}"),
+    "vrrp_sync_group": ("vrrp_sync_group g {", "}"),
+    "virtual_server": ("virtual_server 198.18.0.1 80 {", "}"),
+    "real_server": ("virtual_server 198.18.0.1 81 {\nreal_server 198.18.0.2 81 {", "}\n}"),
+    "TCP_CHECK": ("virtual_server 198.18.0.1 83 {\nreal_server 198.18.0.2 83 {\nTCP_CHECK {",
+                  "}\n}\n}"),
+    "MISC_CHECK": ("virtual_server 198.18.0.1 84 {\nreal_server 198.18.0.2 84 {\nMISC_CHECK {",
+                   "}\n}\n}"),
+    "url": ("virtual_server 198.18.0.1 82 {\nreal_server 198.18.0.2 82 {\nHTTP_GET {\nurl {",
+            "}\n}\n}\n}"),
+}
+#: fastvrrp's own keywords, and nb_get_retry, which 2.2.7 calls unknown (fastvrrp warns too).
+_NOT_IN_KEEPALIVED = {"lvs_backend", "v3_checksum_as_v2", "nb_get_retry"}
+
+
+def _unknown_to_keepalived(namespace: str, block: str, words: list[str], tmp_path: Path,
+                           blocks: frozenset[str] = frozenset()) -> set[str]:
+    head, tail = _BLOCK_FRAMES[block]
+    config = tmp_path / f"{block}.conf"
+    # Every word gets an argument (and an empty block if it takes one): keepalived only has
+    # to say whether it knows it.
+    config.write_text(head + "\n" + "".join(f"{w} 1\n{{\n}}\n" if w in blocks else f"{w} 1\n"
+                                            for w in words) + tail + "\n")
+    _, _, text = _keepalived(namespace, config)
+    return set(re.findall(r"Unknown keyword '([^']+)'", text))
+
+
+@pytest.mark.parametrize("block", sorted(_BLOCK_FRAMES))
+def test_keyword_tables_match_keepalived(namespace: str, block: str, tmp_path: Path) -> None:
+    """Each table knows what keepalived 2.2.7 knows in that block, no more and no less."""
+    from fastvrrp.config.keywords import BLOCKS
+
+    table = BLOCKS[block].keywords
+    ours = set(table)
+    takes_block = frozenset(name for name, kw in table.items() if kw.block is not None)
+    unknown = _unknown_to_keepalived(namespace, block, sorted(ours), tmp_path, takes_block)
+    assert unknown - _NOT_IN_KEEPALIVED == set()
+    strings = shutil.which("strings")
+    if strings is None:
+        return
+    # Keyword-like strings of the keepalived binary that are not in our table must be unknown
+    # to keepalived in this block (include is the reader's).
+    words = subprocess.run([strings, shutil.which("keepalived") or "keepalived"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    others = sorted({w for w in words if re.fullmatch(r"[a-zA-Z][\w-]{2,40}", w)} - ours
+                    - {"include"})
+    assert set(others) - _unknown_to_keepalived(namespace, block, others, tmp_path) == set()

@@ -707,16 +707,17 @@ _TRACK_SYNTAX = "{ <NAME> [weight <-253..253> [reverse|noreverse]] ... }"
 _VIP_SYNTAX = ("{ <IPADDR>[/<MASK>] [brd <IPADDR>] [dev <STRING>] [scope <SCOPE>] "
                "[label <LABEL>] [peer <IPADDR>] [no_track] ... }")
 
+# keepalived 2.2.7 (Debian) knows these in global_defs; net_namespace, instance and the like
+# are top-level keywords there, and vrrp_ipsets is not built in.
 _NOT_YET_GLOBALS = (
-    "net_namespace", "net_namespace_ipvs", "namespace_with_ipsets", "instance", "use_pid_dir",
-    "linkbeat_use_polling", "child_wait_time", "tmp_config_directory", "config_save_dir",
+    "tmp_config_directory", "config_save_dir",
     "process_names", "process_name", "vrrp_process_name", "checker_process_name",
     "bfd_process_name", "startup_script", "startup_script_timeout", "shutdown_script",
     "shutdown_script_timeout", "checker_log_all_failures", "no_email_faults",
     "default_interface", "lvs_sync_daemon", "lvs_flush_on_stop", "vrrp_down_timer_adverts",
     "vrrp_garp_extra_if", "nftables", "nftables_priority", "nftables_counters",
     "nftables_ifindex", "nftables_ipvs", "nftables_ipvs_priority",
-    "nftables_ipvs_start_fwmark", "vrrp_iptables", "vrrp_ipsets", "disable_local_igmp",
+    "nftables_ipvs_start_fwmark", "vrrp_iptables", "disable_local_igmp",
     "vrrp_notify_priority_changes", "min_auto_priority_delay", "checker_priority",
     "bfd_priority", "bfd_no_swap", "vrrp_cpu_affinity", "checker_cpu_affinity",
     "bfd_cpu_affinity", "checker_rt_priority", "bfd_rt_priority", "vrrp_rlimit_rttime",
@@ -731,7 +732,9 @@ _NOT_YET_GLOBALS = (
     "vrrp_rx_bufs_multiplier", "rs_init_notifies", "no_checker_emails", "umask",
     "vrrp_startup_delay", "log_unknown_vrids", "vmac_prefix", "vmac_addr_prefix",
     "random_seed", "reload_check_config", "include_check", "reload_time_file",
-    "reload_repeat", "reload_file", "data_use_instance", "vrrp_skip_check_adv_addr_all",
+    "reload_repeat", "reload_file", "data_use_instance", "bfd_rlimit_rtime",
+    "checker_rlimit_rtime", "vrrp_rlimit_rtime", "enable_snmp_keepalived", "lvs_flush_onstop",
+    "lvs_process_name", "vrrp_vmac_garp_intvl",
 )
 
 GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP defaults.", table(
@@ -986,7 +989,6 @@ VRRP_SYNC_GROUP = Block("vrrp_sync_group", "vrrp_sync_group <NAME>",
     flag("sync_group_tracking_weight", "sync_group_tracking_weight",
          "Allow weighted trackers on members."),
     not_yet("track_bfd", "{ <NAME> ... }", block="list"),
-    not_yet("notify_deleted", _SCRIPT_SYNTAX),
     not_yet("notify_priority_changes", "[<BOOL>]"),
 ))
 
@@ -1031,7 +1033,8 @@ _HTTP = (
     custom("url", sub_block("url", "urls"), "{ ... }", "A URL to check.", block="url"),
 )
 
-HTTP_GET = Block("HTTP_GET", "HTTP_GET", "HTTP health check.", table(*_HTTP))
+HTTP_GET = Block("HTTP_GET", "HTTP_GET", "HTTP health check.", table(
+    *_HTTP, not_yet("enable_sni", "", "Only meaningful for SSL_GET.")))
 SSL_GET = Block("SSL_GET", "SSL_GET", "HTTPS health check.", table(
     *_HTTP, flag("enable_sni", "enable_sni", "Send SNI.")))
 TCP_CHECK = Block("TCP_CHECK", "TCP_CHECK", "TCP connect check.", table(*_CHECKER_COMMON))
@@ -1068,7 +1071,6 @@ UDP_CHECK = Block("UDP_CHECK", "UDP_CHECK", "UDP datagram check.", table(
 FILE_CHECK = Block("FILE_CHECK", "FILE_CHECK", "A track_file as a check.", table(
     string("track_file", "track_file", "The track_file's name.", "<NAME>"),
     custom("weight", _file_check_weight, "<INT> [reverse]", "Multiplier of the value read."),
-    not_yet("dynamic"),
 ))
 
 _CHECKER_KINDS = ("HTTP_GET", "SSL_GET", "TCP_CHECK", "SMTP_CHECK", "DNS_CHECK", "MISC_CHECK",
@@ -1097,7 +1099,6 @@ REAL_SERVER = Block("real_server", "real_server <IPADDR> [<PORT>]", "A backend s
     integer("weight", "weight", 0, 2**31 - 1, "IPVS weight (1)."),
     custom("lvs_method", _lvs_method("lvs_method"), "NAT|DR|TUN",
            "Forwarding method (the virtual server's)."),
-    alias("lb_kind", "lvs_method"),
     command("notify_up", "notify_up", "Run when the server comes up."),
     command("notify_down", "notify_down", "Run when the server goes down."),
     integer("uthreshold", "uthreshold", 0, 2**31 - 1, "Maximum connections."),
@@ -1139,6 +1140,8 @@ VIRTUAL_SERVER = Block("virtual_server",
     flag("ops", "ops", "One-packet scheduling (UDP)."),
     custom("real_server", sub_block("real_server", "real_servers", True),
            "<IPADDR> [<PORT>] { ... }", "A real server.", block="real_server"),
+    not_yet("hashed", "", "Deprecated IPVS scheduler flag."),
+    not_yet("weight", "<INT>", "Undocumented in keepalived.conf(5); keepalived accepts it."),
     not_yet("flag-1"), not_yet("flag-2"), not_yet("flag-3"), not_yet("sh-port"),
     not_yet("sh-fallback"), not_yet("mh-port"), not_yet("mh-fallback"),
     not_yet("sorry_server_lvs_method", "NAT|DR|TUN"),
