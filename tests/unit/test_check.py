@@ -137,3 +137,27 @@ def test_stop_ends_a_runner_in_the_middle_of_a_hung_attempt() -> None:
 
     assert asyncio.run(main()) < 0.5
     assert probe.calls == 1
+
+
+def test_a_checker_bug_fails_the_check_instead_of_killing_its_loop() -> None:
+    class Broken:
+        deadline = 1.0
+
+        async def attempt(self) -> Outcome:
+            raise TypeError("bug")
+
+    seen: list[tuple[bool, str]] = []
+
+    async def main() -> None:
+        runner = CheckRunner(1, Broken(), Schedule(1.0, 0, 0.0),
+                             lambda i, ok, o, why: seen.append((ok, why)))
+        assert not await runner.check_once()
+
+    asyncio.run(main())
+    assert seen == [(False, "internal error: TypeError: bug")]
+
+
+def test_a_checker_without_a_port_cannot_run() -> None:
+    server = m.RealServer("198.18.1.11", None, m.NOWHERE)
+    assert probe_for(m.TcpCheck(), server, m.Config()) is None
+    assert probe_for(m.TcpCheck(connect_port=80), server, m.Config()) is not None

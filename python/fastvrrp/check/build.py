@@ -36,6 +36,9 @@ def probe_for(checker: m.Checker, server: m.RealServer, config: m.Config) -> Pro
     """The probe for one checker block, or None for a checker that cannot run (no file...)."""
     target = target_for(checker, server)
     timeout = checker.connect_timeout
+    needs_port = not isinstance(checker, (m.MiscCheck, m.PingCheck, m.FileCheck))
+    if needs_port and target.port is None:
+        return None  # e.g. a fwmark service's real server without a port or connect_port
     if isinstance(checker, m.HttpGet):
         tls = client_context() if isinstance(checker, m.SslGet) else None
         sni = isinstance(checker, m.SslGet) and checker.enable_sni

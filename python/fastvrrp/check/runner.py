@@ -96,6 +96,9 @@ class CheckRunner:
                 reason = str(exc)
             except OSError as exc:
                 reason = f"error: {exc}"
+            except Exception as exc:  # a checker bug must fail the check, not kill the loop
+                reason = f"internal error: {type(exc).__name__}: {exc}"
+                self.logger.warning("%s: %s", self.label, reason)
             else:
                 self._verdict(True, outcome, "success")
                 return True
