@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -219,3 +221,44 @@ def test_the_seed_config_loads_and_runs_on_nftables(lab: Lab) -> None:
     assert lab.wait_for(listed, 10, 0.05), daemon.log_text()
     assert '198.18.0.11 . 80 comment "weight 1"' in listed()
     assert '198.18.0.12 . 80 comment "weight 1"' in listed()
+
+
+def test_ipv6_and_ipv4_services_load_diff_and_are_released(netns_ready: str | None) -> None:
+    if netns_ready is not None:
+        pytest.skip(netns_ready)
+    from fastvrrp.lvs.nftables import NftablesDataplane
+    from fastvrrp.lvs.table import Destination, Service, ServiceKey
+
+    name = "fvv6" + secrets.token_hex(3)
+    netns.create([name])
+    six = ServiceKey("inet6", "tcp", "2001:2::100", 80)
+    four = ServiceKey("inet", "tcp", VIP, 80)
+
+    def scenario() -> tuple[str, str]:
+        plane = NftablesDataplane()
+        plane.apply([
+            Service(six, "rr", persistence_timeout=30, destinations=(
+                Destination("2001:2:1::11", 80, 1), Destination("2001:2:1::12", 80, 1))),
+            Service(ServiceKey("inet6", "udp", fwmark=5), "sh",
+                    destinations=(Destination("2001:2:1::11", None, 1),)),
+            Service(four, "wrr", destinations=(Destination("198.18.1.11", 80, 2),
+                                               Destination("198.18.1.12", 8080, 1)))])
+        plane.apply([Service(six, "rr", persistence_timeout=30, destinations=(
+            Destination("2001:2:1::11", 80, 0), Destination("2001:2:1::12", 80, 1))),
+            Service(four, "wrr", destinations=(Destination("198.18.1.11", 80, 2),))])
+        listing = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True,
+                                 check=True).stdout
+        plane.release()
+        return listing, subprocess.run(["nft", "list", "ruleset"], capture_output=True,
+                                       text=True, check=True).stdout
+
+    try:
+        listing, after = netns.run_in(name, scenario)
+    finally:
+        netns.delete([name])
+    assert "ip6 daddr 2001:2::100 tcp dport 80 jump svc_tcp_2001_2__100_80" in listing
+    assert "elements = { 0 : 2001:2:1::12, 1 : 2001:2:1::12 }" in listing
+    assert '2001:2:1::11 . 80 comment "weight 0"' in listing
+    assert "svc_fwm_5_udp" not in listing
+    assert "ip daddr 198.18.0.100 tcp dport 80 jump" in listing
+    assert after == ""
