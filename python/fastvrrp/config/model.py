@@ -16,7 +16,7 @@ Protocol = Literal["TCP", "UDP", "SCTP"]
 LvsMethod = Literal["NAT", "DR", "TUN"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Location:
     """Where a keyword was read: file path, 1-based line and column."""
 
@@ -32,7 +32,7 @@ class Location:
 NOWHERE = Location("<default>", 0, 0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Command:
     """A script to run: the command line as written and the user/group to run it as."""
 
@@ -42,7 +42,7 @@ class Command:
     location: Location = NOWHERE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NotifyFifo:
     """A FIFO that receives state lines, and an optional script that reads it."""
 
@@ -52,7 +52,7 @@ class NotifyFifo:
     location: Location = NOWHERE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GlobalDefs:
     """The `global_defs` block, with keepalived's defaults."""
 
@@ -106,7 +106,7 @@ class GlobalDefs:
     location: Location = NOWHERE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VirtualAddress:
     """One line of virtual_ipaddress / virtual_ipaddress_excluded / static_ipaddress."""
 
@@ -129,7 +129,7 @@ class VirtualAddress:
         return "inet6" if ":" in self.address else "inet"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     """One line of virtual_routes / static_routes, parsed like `ip route add`."""
 
@@ -149,7 +149,7 @@ class Route:
     location: Location = NOWHERE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rule:
     """One line of virtual_rules / static_rules, parsed like `ip rule add`."""
 
@@ -166,7 +166,7 @@ class Rule:
     location: Location = NOWHERE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UnicastPeer:
     """A unicast_peer entry: adverts go to it, and received TTLs are checked against the range."""
 
@@ -176,7 +176,7 @@ class UnicastPeer:
     location: Location = NOWHERE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrackRef:
     """A reference from an instance/group to a tracked interface/script/file/process.
 
@@ -189,7 +189,7 @@ class TrackRef:
     location: Location = NOWHERE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VrrpScript:
     """A `vrrp_script` block."""
 
@@ -205,7 +205,7 @@ class VrrpScript:
     init_fail: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrackFile:
     """A `track_file` (alias `vrrp_track_file`) block."""
 
@@ -219,7 +219,7 @@ class TrackFile:
     init_overwrite: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TrackProcess:
     """A `vrrp_track_process` block."""
 
@@ -238,7 +238,7 @@ class TrackProcess:
     full_command: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VrrpInstance:
     """A `vrrp_instance` block, with every default resolved."""
 
@@ -298,7 +298,7 @@ class VrrpInstance:
     sync_group: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VrrpSyncGroup:
     """A `vrrp_sync_group` block."""
 
@@ -322,7 +322,7 @@ class VrrpSyncGroup:
 # --- LVS -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Url:
     """A `url` block of HTTP_GET / SSL_GET. `status_code` holds inclusive ranges."""
 
@@ -335,7 +335,7 @@ class Url:
     location: Location = NOWHERE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Checker:
     """Options every health checker shares; `None` means inherited from the real server."""
 
@@ -355,12 +355,12 @@ class Checker:
     location: Location = NOWHERE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TcpCheck(Checker):
     """TCP_CHECK: a connect succeeds."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HttpGet(Checker):
     """HTTP_GET: every url answers with a wanted status (and digest/regex)."""
 
@@ -371,14 +371,14 @@ class HttpGet(Checker):
     fast_recovery: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SslGet(HttpGet):
     """SSL_GET: HTTP_GET over TLS."""
 
     enable_sni: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MiscCheck(Checker):
     """MISC_CHECK: a script's exit code decides (and with misc_dynamic, the weight)."""
 
@@ -388,14 +388,14 @@ class MiscCheck(Checker):
     misc_dynamic: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SmtpCheck(Checker):
     """SMTP_CHECK: the server greets and answers HELO."""
 
     helo_name: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DnsCheck(Checker):
     """DNS_CHECK: a query of `type` for `name` gets an answer."""
 
@@ -404,12 +404,12 @@ class DnsCheck(Checker):
     name: str = "."
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PingCheck(Checker):
     """PING_CHECK: an ICMP echo gets a reply."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UdpCheck(Checker):
     """UDP_CHECK: a datagram gets no ICMP error (or a matching reply)."""
 
@@ -420,7 +420,7 @@ class UdpCheck(Checker):
     max_reply_length: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileCheck(Checker):
     """FILE_CHECK: a track_file's value sets the weight or fails the server."""
 
@@ -429,7 +429,7 @@ class FileCheck(Checker):
     reverse: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RealServer:
     """A `real_server` block."""
 
@@ -449,7 +449,7 @@ class RealServer:
     checkers: tuple[Checker, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VirtualServer:
     """A `virtual_server` block: exactly one of ip/fwmark/group is set."""
 
@@ -486,7 +486,7 @@ class VirtualServer:
     real_servers: tuple[RealServer, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VirtualServerGroupMember:
     """One line of a virtual_server_group: an address (or range) and port, or a fwmark."""
 
@@ -498,7 +498,7 @@ class VirtualServerGroupMember:
     location: Location = NOWHERE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VirtualServerGroup:
     """A `virtual_server_group` block."""
 
@@ -507,7 +507,7 @@ class VirtualServerGroup:
     members: tuple[VirtualServerGroupMember, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Config:
     """A whole keepalived.conf, resolved."""
 
