@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 import shutil
 import ssl
@@ -400,3 +401,45 @@ def test_genhash_and_the_request_match_keepalived_genhash(ns: str) -> None:
     theirs, ours = run(ns, main)
     assert ours.strip() in theirs
     assert seen[0] == seen[1]
+
+
+def test_ha_suspend_skips_checks_while_the_virtual_address_is_absent(ns: str) -> None:
+    from fastvrrp.config import model as m
+    from fastvrrp.lvs.service import LoadBalancerService
+    from fastvrrp.lvs.table import Service
+
+    class Recorder:
+        name = "recorder"
+
+        def apply(self, services: list[Service]) -> None:
+            pass
+
+        def release(self, keep: bool = False) -> None:
+            pass
+
+    def config(vip: str) -> m.Config:
+        server = m.RealServer(HOST, 8090, m.NOWHERE, checkers=(m.TcpCheck(delay_loop=0.05),))
+        return m.Config(virtual_servers=(m.VirtualServer(m.NOWHERE, ip=vip, port=80,
+                                                         ha_suspend=True,
+                                                         real_servers=(server,)),))
+
+    async def checks(vip: str) -> int:
+        service = LoadBalancerService(config(vip), logging.getLogger("test"),
+                                      dataplane=Recorder())
+        await service.start()
+        attempts = 0
+        probe = service.runners[0].probe
+        original = probe.attempt
+
+        async def counted() -> Outcome:
+            nonlocal attempts
+            attempts += 1
+            return await original()
+
+        probe.attempt = counted  # type: ignore[method-assign]
+        await asyncio.sleep(0.3)
+        await service.stop()
+        return attempts
+
+    assert run(ns, lambda: checks(OTHER)) > 0  # 198.18.0.2 is on this host
+    assert run(ns, lambda: checks("198.18.0.99")) == 0
