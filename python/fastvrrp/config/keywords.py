@@ -47,11 +47,11 @@ class Keyword:
     warn: bool = False
     #: The block table of its `{ ... }` contents, or "list" for a block of plain lines.
     block: str | None = None
+    #: The raw-dict key recording where the keyword (or its alias target) was.
+    key: str = ""
 
-    @property
-    def key(self) -> str:
-        """The raw-dict key recording where the keyword (or its alias target) was."""
-        return "@" + (self.alias_of or self.name)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", "@" + (self.alias_of or self.name))
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,8 @@ def sub_block(block_name: str, collect: str | None = None,
     """
 
     def handle(ctx: Context, st: Statement, out: Raw) -> None:
-        inner: Raw = {"@self": st.location, "@end": st.end_location, "args": st.args,
+        # The end stays a tuple until a diagnostic needs it as a Location.
+        inner: Raw = {"@self": st.location, "@end": st.end_position, "args": st.args,
                       "@name": st.args[0] if st.args else ""}
         if arg_locations:
             inner["@args"] = [st.arg_location(i) for i in range(len(st.args))]

@@ -88,6 +88,11 @@ class Statement:
         return [self.arg_location(i).column for i in range(len(self.args))]
 
     @property
+    def end_position(self) -> tuple[str, int, int]:
+        """(file, line, column) of the closing brace, or of the keyword without one."""
+        return self._end or (self.file, self.line, self.column)
+
+    @property
     def end(self) -> Location | None:
         """Where the block's closing brace was (None if it never closed)."""
         return None if self._end is None else Location(*self._end)

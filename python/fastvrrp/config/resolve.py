@@ -558,12 +558,13 @@ def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
         family = "inet6" if probe is not None and ":" in probe else "inet"
     if interface is None and not peers and "interface" not in raw:
         diag.error(where, f"({name}) Unknown interface!")
-    fields["virtual_routes"] = tuple(
-        r for r in (read_route(ctx, line, True) for line in raw.get("virtual_routes", []))
-        if r is not None)
-    fields["virtual_rules"] = tuple(
-        r for r in (read_rule(ctx, line) for line in raw.get("virtual_rules", []))
-        if r is not None)
+    if "virtual_routes" in raw:
+        fields["virtual_routes"] = tuple(
+            r for r in (read_route(ctx, line, True) for line in raw["virtual_routes"])
+            if r is not None)
+    if "virtual_rules" in raw:
+        fields["virtual_rules"] = tuple(
+            r for r in (read_rule(ctx, line) for line in raw["virtual_rules"]) if r is not None)
 
     vrid = raw.get("virtual_router_id")
     if vrid is None:
@@ -684,8 +685,8 @@ def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
                          f"({name}) promote_secondaries is automatically set for vmacs - "
                          "ignoring")
         fields["promote_secondaries"] = True
-    if not peers and any(f"@{k}" in raw for k in ("unicast_src_ip", "check_unicast_src",
-                                                  "unicast_peer")):
+    if not peers and ("@unicast_src_ip" in raw or "@check_unicast_src" in raw
+                      or "@unicast_peer" in raw):
         diag.warning(where, f"({name}) A unicast keyword has been specified without any unicast "
                             "peers. Defaulting to multicast. This usage is deprecated - please "
                             "update your configuration.")
