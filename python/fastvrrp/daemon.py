@@ -40,15 +40,19 @@ class Service(Protocol):
     # restarted on SIGHUP: it is called once `daemon.config` holds the new config, and diffs.
 
 
-def services_for(config: Config, logger: logging.Logger) -> list[Service]:
-    """The subsystems this config needs besides VRRP; each subsystem adds its line here."""
+def services_for(config: Config, logger: logging.Logger, *, keep_lvs: bool = False
+                 ) -> list[Service]:
+    """The subsystems this config needs besides VRRP; each subsystem adds its line here.
+
+    `keep_lvs` leaves the load-balancer table in place on stop (keepalived's -I).
+    """
     from fastvrrp.track import vrrp_services  # trackers, sync groups, notify, SMTP
 
     services: list[Service] = []
     services += vrrp_services(config, logger)
     if config.virtual_servers:  # checkers and the LVS dataplane
         from fastvrrp.lvs.service import LoadBalancerService
-        services.append(LoadBalancerService(config, logger))
+        services.append(LoadBalancerService(config, logger, keep_on_stop=keep_lvs))
     return services
 
 
@@ -137,6 +141,8 @@ class Daemon:
     #: What a stopping service leaves for its successor across a reload (e.g. notified states).
     handover: dict[str, Any] = field(default_factory=dict)
     last_reload: dict[str, Any] | None = None
+    #: Leave the load-balancer table in place on stop (keepalived's -I).
+    keep_lvs: bool = False
 
     async def run(self) -> int:
         """Run until SIGTERM or SIGINT; return the process exit code."""
@@ -149,7 +155,9 @@ class Daemon:
         try:
             engine = self.start()
             loop.add_reader(engine.event_fd(), self.dispatch_events)
-            for service in self.services or services_for(self.config, self.logger):
+            wanted = self.services or services_for(self.config, self.logger,
+                                                   keep_lvs=self.keep_lvs)
+            for service in wanted:
                 await service.start(self)
                 self.running.append(service)
             for observer in self.observers:
@@ -196,7 +204,7 @@ class Daemon:
         plan = plan_reload(self.config, config)
         self.reloading = True
         try:
-            wanted = self.services or services_for(config, self.logger)
+            wanted = self.services or services_for(config, self.logger, keep_lvs=self.keep_lvs)
             # A service with `reload(daemon)` of a type the new config still wants keeps running
             # and diffs itself (an unchanged real server keeps its state); the others restart.
             kept: dict[type, Service] = {}

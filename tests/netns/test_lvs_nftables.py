@@ -203,6 +203,15 @@ def test_the_table_is_removed_on_stop_and_nothing_else_is_touched(nat: NatLab,
     assert "table inet operator" in listing and "chain input" in listing
 
 
+def test_dont_release_ipvs_leaves_the_table_on_stop(nat: NatLab, tmp_path: Path) -> None:
+    # keepalived's -I: a restart of the daemon must not interrupt the forwarding.
+    daemon = nat.lab.start_fastvrrp("dir", config(tmp_path), extra_args=["-I"])
+    assert nat.lab.wait_for(lambda: table(nat.lab) is not None, 10, 0.05), daemon.log_text()
+    daemon.stop()
+    assert table(nat.lab) is not None
+    assert sorted(set(ask(nat.lab, tmp_path, VIP, 4))) == ["rs1", "rs2"]
+
+
 def test_persistence_keeps_a_client_on_one_server(nat: NatLab, tmp_path: Path) -> None:
     start(nat.lab, config(tmp_path, extra_vs="persistence_timeout 60"))
     answers = ask(nat.lab, tmp_path, VIP, 6)
