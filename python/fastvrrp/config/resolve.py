@@ -829,7 +829,9 @@ def _resolve_checker(ctx: Context, raw: Raw, server: dict[str, Any],
                 virtualhost=url.get("virtualhost"), regex=url.get("regex"),
                 regex_no_match=url.get("regex_no_match", False), location=_loc(url, "self")))
         if not urls:
-            ctx.diagnostics.warning(_loc(raw, "self"), f"{kind} has no url - the check fails")
+            ctx.diagnostics.warning(_loc(raw, "end"), "HTTP/SSL_GET checker has no urls "
+                                                      "specified - ignoring")
+            return None
         fields["urls"] = tuple(urls)
         if "virtualhost" not in fields and server.get("virtualhost") is not None:
             fields["virtualhost"] = server["virtualhost"]
