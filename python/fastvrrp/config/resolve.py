@@ -891,6 +891,8 @@ def resolve_virtual_server(ctx: Context, raw: Raw, groups: set[str],
             diag.warning(_loc(raw, "protocol"), f"Warning: Virtual server {label}: protocol "
                                                 "specified for fwmark - protocol will be ignored")
     elif args[:1] == ["group"]:
+        if "protocol" in raw:
+            fields["protocol"] = raw["protocol"]
         if len(args) < 2 or args[1] not in groups:
             diag.error(where, f"virtual_server group {args[1] if len(args) > 1 else ''} "
                               "is not defined")
@@ -906,14 +908,19 @@ def resolve_virtual_server(ctx: Context, raw: Raw, groups: set[str],
         if fields["port"] is None and "persistence_timeout" not in raw:
             diag.error(where, f"Virtual server {label}: a port is needed unless persistent")
             return None
-        if "protocol" not in raw:
-            diag.warning(where, f"Virtual server {label}: no protocol set - defaulting to TCP")
+        if "protocol" in raw:
+            fields["protocol"] = raw["protocol"]
+        else:
+            # What keepalived 2.2.7 does (and says), odd as it is.
+            diag.warning(where, f"Virtual server {label}: no protocol set - defaulting to UDP")
+            fields["protocol"] = "UDP"
+            label = label.replace(":none:", ":udp:")
     if "@lvs_sched" not in raw:
         diag.warning(where, f"Virtual server {label}: no scheduler set, setting default 'wlc'")
     if "@lvs_method" not in raw:
         diag.warning(where, f"Virtual server {label}: no forwarding method set, setting "
                             "default NAT")
-    for key in ("protocol", "lvs_sched", "lvs_method", "persistence_timeout",
+    for key in ("lvs_sched", "lvs_method", "persistence_timeout",
                 "persistence_granularity", "persistence_engine", "delay_loop", "connect_timeout",
                 "retry", "delay_before_retry", "warmup", "virtualhost", "sorry_server_inhibit",
                 "alpha", "omega", "quorum", "hysteresis", "quorum_up", "quorum_down",
