@@ -46,6 +46,8 @@ const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// Bound on paced gratuitous packets waiting per instance.
 const MAX_QUEUED_GRATUITOUS: usize = 4096;
+/// How long a backup's timeout may wait for adverts still unread in a socket.
+const MAX_TIMEOUT_DEFERRAL: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Something the handle asks of the runtime.
 pub enum Request {
@@ -182,6 +184,8 @@ pub struct Runtime {
     due: Vec<(usize, Timestamp)>,
     /// VIP adds in the current netlink batch: (instance, first request, count).
     vip_adds: Vec<(usize, usize, usize)>,
+    /// Backup timeouts held back while adverts wait unread: (deadline, instance).
+    deferred: Vec<(Timestamp, usize)>,
     rxbuf: Vec<u8>,
     txbuf: Vec<u8>,
     frame: [u8; 128],
@@ -223,6 +227,7 @@ impl Runtime {
             batch: Vec::with_capacity(64),
             due: Vec::with_capacity(64),
             vip_adds: Vec::new(),
+            deferred: Vec::new(),
             rxbuf: vec![0; 4096],
             txbuf: vec![0; wire::vrrp::MAX_LEN + 64],
             frame: [0; 128],
@@ -265,6 +270,8 @@ impl Runtime {
                 }
             };
             let mut stop = None;
+            // Set when a socket still holds adverts: received up to this time only.
+            let mut seen_until: Option<Timestamp> = None;
             for r in ready.iter().take(n) {
                 match r.token {
                     TOKEN_COMMANDS => {
@@ -275,14 +282,18 @@ impl Runtime {
                         let _ = sys::drain_counter(self.timer.as_fd());
                     }
                     TOKEN_RTNL => self.read_rtnl(),
-                    token => self.receive(token),
+                    token => {
+                        if let Some(t) = self.receive(token) {
+                            seen_until = Some(seen_until.map_or(t, |s| s.min(t)));
+                        }
+                    }
                 }
                 if stop.is_some() {
                     break;
                 }
             }
             if stop.is_none() {
-                self.fire_timers();
+                self.fire_timers(seen_until);
             }
             self.publish(shared);
             if let Some(reply) = stop {
@@ -378,24 +389,45 @@ impl Runtime {
         let _ = sys::eventfd_signal(shared.event_fd.as_fd());
     }
 
-    fn fire_timers(&mut self) {
+    /// Tick the instances whose deadlines have passed. With `seen_until` (adverts still wait in
+    /// a socket, read up to that arrival time), a backup whose Master_Down deadline is later
+    /// waits for the next round: the master's advert may be among the unread ones. That wait is
+    /// bounded by [`MAX_TIMEOUT_DEFERRAL`], so a flood cannot hold a takeover back for long.
+    fn fire_timers(&mut self, seen_until: Option<Timestamp>) {
         let now = now();
         let mut due = std::mem::take(&mut self.due);
+        let mut deferred = std::mem::take(&mut self.deferred);
         due.clear();
+        deferred.clear();
         while let Some(&(at, id)) = self.timers.first() {
             if at > now {
                 break;
             }
             self.timers.pop_first();
-            if let Some(Some(slot)) = self.slots.get_mut(id) {
-                slot.deadline = None;
+            let Some(Some(slot)) = self.slots.get_mut(id) else {
+                continue;
+            };
+            let unread_may_matter = seen_until.is_some_and(|seen| at > seen)
+                && slot.fsm.state() == State::Backup
+                && now.saturating_duration_since(at) < MAX_TIMEOUT_DEFERRAL;
+            if unread_may_matter {
+                deferred.push((at, id));
+                continue;
             }
+            slot.deadline = None;
             due.push((id, at));
+        }
+        if !deferred.is_empty() {
+            self.timers.extend(deferred.iter().copied());
+            // The timerfd has fired for these already: arm it again (in the past: at once), in
+            // case the socket was emptied by the last read and epoll has nothing else to say.
+            self.armed = None;
         }
         if !due.is_empty() {
             self.tick_all(now, &due);
         }
         self.due = due;
+        self.deferred = deferred;
         while let Some(&(at, id)) = self.garp_timers.first() {
             if at > now {
                 break;

@@ -19,7 +19,7 @@ pub(super) struct Arrival<'a> {
 }
 
 /// Packets read from one socket per wake-up, so timers are never starved by a flood.
-const RECV_BUDGET: usize = 64;
+const RECV_BUDGET: usize = 512;
 /// The same advert seen on the interface and on its VMAC within this time is one advert.
 const DUPLICATE_WINDOW: Duration = Duration::from_millis(2);
 /// A kernel receive stamp older than this is not trusted (a realtime clock step): `now` is used.
@@ -54,13 +54,15 @@ impl Runtime {
     // -----------------------------------------------------------------------------------------
     // receive
 
-    pub(super) fn receive(&mut self, token: u64) {
-        let Some(idx) = token
+    /// Read what the socket of `token` holds, up to [`RECV_BUDGET`] packets. Returns, when the
+    /// budget ran out before the socket was empty, the arrival time of the last packet read:
+    /// every advert that arrived before it has been seen, later ones may still wait.
+    pub(super) fn receive(&mut self, token: u64) -> Option<Timestamp> {
+        let idx = token
             .checked_sub(TOKEN_FIRST_CHANNEL)
-            .and_then(|i| usize::try_from(i).ok())
-        else {
-            return;
-        };
+            .and_then(|i| usize::try_from(i).ok())?;
+        let mut last_arrival = None;
+        let mut emptied = false;
         let mut buf = std::mem::take(&mut self.rxbuf);
         // Kernel receive stamps are CLOCK_REALTIME: map them onto our monotonic clock once per
         // wake-up (a clock step between the two reads is caught by the bounds below).
@@ -73,10 +75,13 @@ impl Runtime {
             let key = ch.key;
             let got = match sys::recv_ip(ch.fd.as_fd(), &mut buf) {
                 Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => break,
+                Err(_) => {
+                    emptied = true;
+                    break;
+                }
             };
             let now = arrival_time(got.rx_realtime_ns, real_offset, now());
+            last_arrival = Some(now);
             let data = buf.get(..got.len).unwrap_or(&[]);
             let (payload, ttl, dst) = match key.1 {
                 IpFamily::Inet => match split_ipv4(data) {
@@ -111,6 +116,11 @@ impl Runtime {
             }
         }
         self.rxbuf = buf;
+        if emptied {
+            None
+        } else {
+            last_arrival
+        }
     }
 
     /// Check one received advert for instance `id` and hand it to the FSM, or count (and report)
