@@ -103,12 +103,18 @@ pub fn epoll_del(epoll: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
 
 /// Wait (forever) for input; fills `out` and returns how many entries are valid. EINTR gives 0.
 pub fn epoll_wait(epoll: BorrowedFd<'_>, out: &mut [Ready]) -> io::Result<usize> {
+    epoll_wait_for(epoll, out, true)
+}
+
+/// [`epoll_wait`], or with `block == false` only what is ready now (timeout 0).
+pub fn epoll_wait_for(epoll: BorrowedFd<'_>, out: &mut [Ready], block: bool) -> io::Result<usize> {
     const MAX: usize = 64;
+    let timeout: libc::c_int = if block { -1 } else { 0 };
     // SAFETY: an all-zero epoll_event array is valid.
     let mut evs: [libc::epoll_event; MAX] = unsafe { zeroed() };
     let n = out.len().min(MAX) as libc::c_int;
     // SAFETY: `evs` has room for `n` events; the fd is open.
-    let ret = unsafe { libc::epoll_wait(epoll.as_raw_fd(), evs.as_mut_ptr(), n, -1) };
+    let ret = unsafe { libc::epoll_wait(epoll.as_raw_fd(), evs.as_mut_ptr(), n, timeout) };
     if ret < 0 {
         let err = io::Error::last_os_error();
         return if err.kind() == io::ErrorKind::Interrupted {

@@ -46,6 +46,8 @@ const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// Bound on paced gratuitous packets waiting per instance.
 const MAX_QUEUED_GRATUITOUS: usize = 4096;
+/// How early the loop wakes for a backup's Master_Down deadline (see `arm_timer`).
+const TAKEOVER_EARLY_WAKE: std::time::Duration = std::time::Duration::from_micros(200);
 /// How long a backup's timeout may wait for adverts still unread in a socket.
 const MAX_TIMEOUT_DEFERRAL: std::time::Duration = std::time::Duration::from_millis(50);
 
@@ -261,8 +263,8 @@ impl Runtime {
             events: 0,
         }; 32];
         loop {
-            self.arm_timer();
-            let n = match sys::epoll_wait(self.epoll.as_fd(), &mut ready) {
+            let block = self.arm_timer();
+            let n = match sys::epoll_wait_for(self.epoll.as_fd(), &mut ready, block) {
                 Ok(n) => n,
                 Err(e) => {
                     self.warn("", format!("epoll_wait failed: {e}"));
@@ -305,9 +307,30 @@ impl Runtime {
         }
     }
 
-    fn arm_timer(&mut self) {
-        let fsm = self.timers.first().map(|(t, _)| *t);
+    /// Arm the timerfd for the earliest deadline; returns whether the loop may block.
+    ///
+    /// A backup's Master_Down deadline (a takeover) is armed [`TAKEOVER_EARLY_WAKE`] early and
+    /// the loop then polls without blocking until it passes: the wake-up latency of an idle
+    /// CPU (40–130 µs measured on this 2-vCPU VM) is taken before the deadline, not after it.
+    /// Adverts still count while polling. Costs at most that much CPU per takeover; a backup
+    /// hearing its master never gets that close to its deadline.
+    fn arm_timer(&mut self) -> bool {
+        let fsm = self.timers.first().copied();
         let garp = self.garp_timers.first().map(|(t, _)| *t);
+        let mut block = true;
+        let fsm = fsm.map(|(at, id)| {
+            let takeover = self
+                .slot(id)
+                .is_some_and(|s| s.fsm.state() == State::Backup);
+            if !takeover {
+                return at;
+            }
+            let early = at.saturating_sub(TAKEOVER_EARLY_WAKE);
+            if now() >= early {
+                block = false;
+            }
+            early
+        });
         let next = fsm.into_iter().chain(garp).min().map(Timestamp::as_nanos);
         if next != self.armed {
             if let Err(e) = sys::timerfd_set(self.timer.as_fd(), next) {
@@ -315,6 +338,7 @@ impl Runtime {
             }
             self.armed = next;
         }
+        block
     }
 
     /// Apply queued commands; returns the reply channel of a `Stop`, which ends the loop.
