@@ -146,8 +146,11 @@ def instances(draw: st.DrawFn, name: str, vrid: int, scripts: list[str],
     advert = (float(draw(st.integers(1, 255))) if version == 2
               else draw(st.integers(1, 4095)) / 100)
     state = draw(st.sampled_from([None, "MASTER", "BACKUP"]))
-    backup = state != "MASTER"
+    priority = draw(st.integers(1, 255))
     auth = draw(st.sampled_from([None, "PASS", "AH"])) if version == 2 else None
+    if auth == "AH" and state == "MASTER" and priority != 255:
+        state = "BACKUP"  # keepalived clears it: AH must hear an advert before taking over
+    backup = state != "MASTER"
     peers = tuple(m.UnicastPeer(draw(ipv4 if family == "inet" else ipv6),
                                 draw(st.integers(0, 255)), draw(st.integers(0, 255)))
                   for _ in range(draw(st.integers(0, 2))))
@@ -161,7 +164,7 @@ def instances(draw: st.DrawFn, name: str, vrid: int, scripts: list[str],
     return m.VrrpInstance(
         name=name, location=m.NOWHERE, state=state,  # type: ignore[arg-type]
         interface=interface, virtual_router_id=vrid,
-        priority=draw(st.integers(1, 255)), advert_int=advert, version=version,
+        priority=priority, advert_int=advert, version=version,
         family=family,  # type: ignore[arg-type]
         nopreempt=nopreempt,
         preempt_delay=draw(seconds) if backup and not nopreempt else 0.0,
@@ -306,8 +309,7 @@ def configs(draw: st.DrawFn, plain: bool = False) -> m.Config:
     emails = tuple(draw(st.lists(st.from_regex(r"[a-z]{1,8}@example\.net", fullmatch=True),
                                  max_size=2)))
     return m.Config(
-        global_defs=m.GlobalDefs(router_id=draw(st.none() | names), notification_email=emails,
-                                 enable_script_security=True, script_user="root"),
+        global_defs=draw(global_defs(emails)),
         vrrp_instances=tuple(insts), vrrp_sync_groups=tuple(groups),
         vrrp_scripts=tuple(draw(scripts(n, plain)) for n in script_names),
         track_files=track_files, track_processes=track_processes,
@@ -315,6 +317,35 @@ def configs(draw: st.DrawFn, plain: bool = False) -> m.Config:
         static_routes=tuple(draw(st.lists(routes(False), max_size=2))),
         static_rules=tuple(draw(st.lists(rules(), max_size=2))),
         virtual_servers=tuple(draw(st.lists(virtual_servers(plain), max_size=2))),
+    )
+
+
+@st.composite
+def global_defs(draw: st.DrawFn, emails: tuple[str, ...]) -> m.GlobalDefs:
+    """global_defs with most settings (not vrrp_strict, which changes every instance)."""
+    smtp = draw(st.booleans())
+    return m.GlobalDefs(
+        router_id=draw(st.none() | names), notification_email=emails,
+        notification_email_from="keepalived@example.net" if smtp else None,
+        smtp_server="198.18.0.25" if smtp else None,
+        smtp_port=draw(st.sampled_from([25, 2525])) if smtp else 25,
+        smtp_connect_timeout=float(draw(st.integers(1, 120))),
+        smtp_helo_name=draw(st.none() | names), smtp_alert=draw(st.none() | st.booleans()),
+        enable_script_security=True, script_user="root",
+        vrrp_version=draw(st.sampled_from([2, 3])),
+        vrrp_garp_master_delay=float(draw(st.integers(0, 60))),
+        vrrp_garp_master_repeat=draw(st.integers(1, 20)),
+        vrrp_garp_master_refresh=float(draw(st.integers(0, 600))),
+        vrrp_garp_interval=draw(st.sampled_from([0.0, 0.001, 0.5])),
+        vrrp_gna_interval=draw(st.sampled_from([0.0, 0.000001, 0.25])),
+        vrrp_lower_prio_no_advert=draw(st.booleans()),
+        vrrp_higher_prio_send_advert=draw(st.booleans()),
+        vrrp_min_garp=draw(st.booleans()), vrrp_skip_check_adv_addr=draw(st.booleans()),
+        vrrp_check_unicast_src=draw(st.booleans()), vrrp_no_swap=draw(st.booleans()),
+        checker_no_swap=draw(st.booleans()), lvs_flush=draw(st.booleans()),
+        vrrp_rt_priority=draw(st.none() | st.integers(1, 99)),
+        vrrp_priority=draw(st.none() | st.integers(-20, 19)),
+        dynamic_interfaces=draw(st.booleans()),
     )
 
 

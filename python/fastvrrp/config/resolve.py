@@ -621,6 +621,11 @@ def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
         diag.warning(_loc(raw, "authentication"),
                      f"({name}) authentication is not supported with VRRPv3 - ignoring")
         auth_type, auth_pass = None, b""
+    if auth_type == "AH" and state == "MASTER" and priority != 255:
+        # AH needs an advert's sequence number before taking over (keepalived's reason).
+        diag.warning(where, f"({name}) Initial state master is incompatible with AH "
+                            "authentication - clearing")
+        state = "BACKUP"
     if auth_type is not None and not auth_pass:
         diag.warning(_loc(raw, "authentication"), f"({name}) auth_type set without auth_pass")
 
@@ -635,8 +640,9 @@ def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
                          f"({name}) Strict mode does not support authentication. Ignoring.")
             auth_type, auth_pass = None, b""
         if peers:
-            diag.warning(_loc(raw, "unicast_peer"),
-                         f"({name}) Strict mode does not support unicast peers. Ignoring.")
+            diag.error(_loc(raw, "unicast_peer"),
+                       f"({name}) Unicast peers are not supported in strict mode")
+            return None
         if not vips:
             diag.error(where, f"({name}) Strict mode requires at least one VIP")
         if state == "MASTER" and priority != 255:
@@ -714,8 +720,10 @@ def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
         auth_pass=auth_pass if auth_type is not None else b"",
         virtual_ipaddress=tuple(vips), virtual_ipaddress_excluded=tuple(excluded),
         unicast_peers=tuple(peers), use_vmac=use_vmac,
-        check_unicast_src=raw.get("check_unicast_src", g.vrrp_check_unicast_src)
-        or any(p.min_ttl != 0 or p.max_ttl != 255 for p in peers),
+        # Only unicast instances check the source of adverts.
+        check_unicast_src=bool(peers) and (
+            raw.get("check_unicast_src", g.vrrp_check_unicast_src)
+            or any(p.min_ttl != 0 or p.max_ttl != 255 for p in peers)),
         smtp_alert=smtp_alert, lower_prio_no_advert=lower_prio_no_advert,
         higher_prio_send_advert=higher_prio_send_advert, vmac_xmit_base=vmac_xmit_base,
         v3_checksum_as_v2=raw.get("v3_checksum_as_v2", g.v3_checksum_as_v2),
@@ -1111,6 +1119,9 @@ def resolve(ctx: Context, raw: Raw, files: tuple[str, ...]) -> m.Config:
     """Build the Config from the top-level raw dict."""
     diag = ctx.diagnostics
     g = resolve_globals(raw.get("global_defs", []))
+    if g.dynamic_interfaces:
+        # Interfaces may come later: keepalived then does not check that they exist.
+        ctx.interfaces = None
     scripts = resolve_scripts(ctx, raw.get("vrrp_scripts", []), g)
     track_files = resolve_track_files(ctx, raw.get("track_files", []))
     processes = resolve_track_processes(ctx, raw.get("track_processes", []))
