@@ -27,7 +27,11 @@ def quote(text: str) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:g}" if value == int(value) and abs(value) < 1e15 else repr(value)
+    """A decimal as keepalived reads it: never in exponent form."""
+    if value == int(value) and abs(value) < 1e15:
+        return f"{value:g}"
+    text = repr(value)
+    return text if "e" not in text else f"{value:.15f}".rstrip("0").rstrip(".")
 
 
 def _bool(value: bool) -> str:

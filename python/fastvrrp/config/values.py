@@ -7,6 +7,7 @@ when the value is unusable, so the caller keeps its default.
 from __future__ import annotations
 
 import math
+import re
 import socket
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from fastvrrp.config.diagnostics import Diagnostics
 from fastvrrp.config.model import Command
 from fastvrrp.config.reader import Statement
 
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)\Z")
 BOOL_WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 
 
@@ -81,11 +83,11 @@ def parse_float(ctx: Context, st: Statement, index: int, low: float, high: float
         text = arg(ctx, st, index)
         if text is None:
             return None
-    try:
-        value = float(text)
-    except ValueError:
+    # keepalived reads plain decimals only: no exponent, inf, nan or underscores.
+    if not _DECIMAL.match(text):
         ctx.diagnostics.error(st.arg_location(index), f"invalid number '{text}'")
         return None
+    value = float(text)
     if not math.isfinite(value) or not low <= value <= high:
         ctx.diagnostics.error(st.arg_location(index),
                               f"number '{text}' outside range [{low:f}, {high:f}]")
