@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -167,6 +168,9 @@ def test_generated_configs_agree_with_keepalived(namespace_with_eth0: str,
     from fastvrrp.config.render import render
 
     config = data.draw(_CONFIGS)
+    if data.draw(st.booleans(), label="vrrp_strict"):
+        # Strict mode reshapes every instance; keepalived's verdict must still be ours.
+        config = replace(config, global_defs=replace(config.global_defs, vrrp_strict=True))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "keepalived.conf"
         path.write_text(render(config))
