@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -271,3 +272,63 @@ def test_ipv6_and_ipv4_services_load_diff_and_are_released(netns_ready: str | No
     assert "svc_fwm_5_udp" not in listing
     assert "ip daddr 198.18.0.100 tcp dport 80 jump" in listing
     assert after == ""
+
+
+def test_reload_adding_a_server_keeps_the_others_state_and_entries(nat: NatLab,
+                                                                   tmp_path: Path) -> None:
+    # rs1 is down before the reload and must stay down without a flap; rs2 is healthy and must
+    # never leave the table; the reload adds "sorry" (198.18.1.20) as a third real server.
+    text = config(tmp_path)
+    daemon = nat.lab.start_fastvrrp("dir", text)
+    assert nat.lab.wait_for(lambda: table(nat.lab) is not None, 10, 0.05), daemon.log_text()
+    fifo = os.open(tmp_path / "lvs.fifo", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        nat.stop_server("rs1")
+        assert nat.lab.wait_for(lambda: (tmp_path / "down").exists(), 5, 0.05)
+        assert nat.lab.wait_for(lambda: "198.18.1.11" not in destinations(nat.lab), 2, 0.05)
+        before = destinations(nat.lab)
+        assert '198.18.1.12 . 80 comment "weight 1"' in before, before
+        os.read(fifo, 65536)
+
+        # A steady request loop through the VIP (bounded: 300 requests) across the SIGHUP.
+        (tmp_path / "steady.py").write_text(
+            "import time, runpy, sys\n"
+            "for _ in range(300):\n"
+            f"    sys.argv = ['client', '{VIP}', '1']\n"
+            f"    runpy.run_path('{tmp_path / 'client.py'}')\n"
+            "    time.sleep(0.01)\n")
+        loop = nat.lab.spawn("client", [sys.executable, str(tmp_path / "steady.py")])
+        time.sleep(0.3)
+        third = """
+    real_server 198.18.1.20 80 {
+        TCP_CHECK {
+            connect_timeout 1
+            delay_loop 1
+        }
+    }
+}
+"""
+        path = Path(daemon.argv[daemon.argv.index("-f") + 1])
+        path.write_text(text.rstrip().removesuffix("}") + third)
+        daemon.send_signal(signal.SIGHUP)
+        assert nat.lab.wait_for(lambda: "LVS reloaded" in daemon.log_text(), 5, 0.05), \
+            daemon.log_text()
+        assert nat.lab.wait_for(lambda: "198.18.1.20" in destinations(nat.lab), 2, 0.05)
+        after = destinations(nat.lab)
+        assert nat.lab.wait_for(lambda: not loop.running, 30, 0.1)
+        time.sleep(2.5)  # two more delay_loops: a flap of rs1 or rs2 would show by now
+        try:
+            lines = os.read(fifo, 65536).decode().splitlines()
+        except BlockingIOError:  # nothing written since the reload
+            lines = []
+    finally:
+        os.close(fifo)
+    answers = loop.log_text().split()
+    assert '198.18.1.12 . 80 comment "weight 1"' in after, after
+    assert '198.18.1.20 . 80 comment "weight 1"' in after, after
+    assert "198.18.1.11" not in after, after
+    assert (tmp_path / "down").read_text().split() == ["rs1"]
+    assert lines == [], lines  # no RS/VS line: nobody went up or down
+    assert "2 checkers kept, 1 started, 0 stopped" in daemon.log_text(), daemon.log_text()
+    assert len(answers) == 300 and "error" not in answers, answers
+    assert set(answers) == {"rs2", "sorry"}, answers  # rs1 never, rs2 throughout

@@ -340,3 +340,68 @@ def test_smtp_alerts_for_servers_and_quorum_in_keepalived_words() -> None:
     assert subjects == ["Realserver [198.18.1.11]:tcp:80 of virtual server "
                         "[198.18.0.100]:tcp:80 - DOWN",
                         "Virtualserver [198.18.0.100]:tcp:80 - DOWN"]
+
+
+class RecordingDataplane:
+    """Keeps what it was told to hold."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.services: list[Service] = []
+
+    def apply(self, services: object) -> None:
+        self.services = list(services)  # type: ignore[call-overload]
+
+    def release(self, keep: bool = False) -> None:
+        self.services = []
+
+
+def misc(ip: str, script: str, delay: float = 0.05) -> m.RealServer:
+    return m.RealServer(ip, 80, m.NOWHERE, checkers=(m.MiscCheck(
+        misc_path=m.Command(script), delay_loop=delay, connect_timeout=2.0),))
+
+
+def lvs_config(*servers: m.RealServer) -> m.Config:
+    return m.Config(virtual_servers=(m.VirtualServer(m.NOWHERE, ip=VIP, port=80, lvs_sched="rr",
+                                                     real_servers=servers),))
+
+
+def test_reload_keeps_unchanged_servers_and_their_checkers() -> None:
+    import asyncio
+    import logging
+    from types import SimpleNamespace
+
+    from fastvrrp.lvs.service import LoadBalancerService
+
+    async def scenario() -> tuple[list[str], list[tuple[str, int]], bool, bool]:
+        plane = RecordingDataplane()
+        before = lvs_config(misc("198.18.1.1", "/bin/true"), misc("198.18.1.2", "/bin/false"),
+                            misc("198.18.1.3", "/bin/true"), misc("198.18.1.4", "/bin/true"))
+        service = LoadBalancerService(before, logging.getLogger("test"), plane)
+        seen: list[str] = []
+        dispatch = service._dispatch
+        service._dispatch = lambda notices: (  # type: ignore[method-assign]
+            seen.extend(fifo(notices)), dispatch(notices))[1]
+        await service.start()
+        for _ in range(100):
+            await asyncio.sleep(0.02)
+            if "RS [198.18.1.2]:tcp:80 [198.18.0.100]:tcp:80 DOWN" in seen:
+                break
+        kept = service.runners[0]
+        seen.clear()
+        # .1 unchanged, .2 unchanged (still down), .3 removed, .4's checker changed, .5 new.
+        after = lvs_config(misc("198.18.1.1", "/bin/true"), misc("198.18.1.2", "/bin/false"),
+                           misc("198.18.1.4", "/bin/true", delay=0.06),
+                           misc("198.18.1.5", "/bin/true"))
+        await service.reload(SimpleNamespace(config=after))  # type: ignore[arg-type]
+        table = [(d.address, d.weight) for d in plane.services[0].destinations]
+        same = service.runners[0] is kept and kept.ident == 0
+        changed = all(r is not kept for r in service.runners[2:])
+        await service.stop()
+        return seen, table, same, changed
+
+    seen, table, same, changed = asyncio.run(scenario())
+    assert seen == ["RS [198.18.1.3]:tcp:80 [198.18.0.100]:tcp:80 DOWN"]  # only the removed one
+    assert table == [("198.18.1.1", 1), ("198.18.1.4", 1), ("198.18.1.5", 1)]
+    assert same and changed

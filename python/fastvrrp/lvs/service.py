@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import socket
 import time
@@ -20,7 +21,7 @@ from fastvrrp.check.runner import CheckRunner
 from fastvrrp.config import model as m
 from fastvrrp.lvs.ipvs import IpvsDataplane, ipvs_available
 from fastvrrp.lvs.nftables import NftablesDataplane
-from fastvrrp.lvs.state import LoadBalancer, Notice
+from fastvrrp.lvs.state import LoadBalancer, Notice, RealServerState, VirtualServerState
 from fastvrrp.lvs.table import Dataplane
 from fastvrrp.notify.fifo import FifoWriter
 from fastvrrp.notify.runner import ScriptRunner
@@ -47,6 +48,37 @@ def choose_dataplane(backend: str, logger: logging.Logger) -> Dataplane:
         logger.error("lvs_backend ipvs: this kernel has no IPVS (/proc/net/ip_vs is missing) "
                      "- using nftables")
     return NftablesDataplane(logger)
+
+
+def vs_key(vs: m.VirtualServer) -> tuple[object, ...]:
+    """What keepalived matches virtual servers by across a reload."""
+    if vs.group is not None:
+        return ("group", vs.group, vs.protocol)
+    if vs.fwmark is not None:
+        return ("fwmark", vs.fwmark, vs.family, vs.protocol)
+    return ("address", vs.ip, vs.port, vs.protocol)
+
+
+def rs_key(rs: m.RealServer) -> tuple[str, int | None]:
+    """What keepalived matches real servers by (within their virtual server)."""
+    return (rs.ip, rs.port)
+
+
+def settings(value: object) -> object:
+    """A model value without its file locations, so that moved lines compare equal."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__name__, tuple(
+            (f.name, settings(getattr(value, f.name))) for f in dataclasses.fields(value)
+            if not isinstance(getattr(value, f.name), m.Location)))
+    if isinstance(value, tuple):
+        return tuple(settings(v) for v in value)
+    return value
+
+
+def probe_settings(config: m.Config) -> object:
+    """What probes read outside their checker block: a change restarts every checker."""
+    g = config.global_defs
+    return settings((g.smtp_helo_name, getattr(g, "ssl", None), config.track_files))
 
 
 class AddressPresence:
@@ -117,38 +149,158 @@ class LoadBalancerService:
         notices = self.state.start()
         self._apply()
         self._dispatch(notices)
-        ident = 0
-        total = len(self.state.checkers)
-        for vs_state in self.state.servers:
-            vs = vs_state.server
-            suspended = self._suspender(vs)
-            for rs_index, rs_state in enumerate(vs_state.real):
-                rs = rs_state.server
-                for index, checker in enumerate(rs.checkers):
-                    probe = probe_for(checker, rs, self.config)
-                    label = f"{CHECKER_NAMES.get(type(checker), 'CHECK')} " \
-                            f"{vs_state.rs_label(rs_state)}"
-                    self.labels[ident] = label
-                    if probe is None:
-                        self.logger.warning("%s cannot run - it stays failed", label)
-                        self.state.servers[self.state.checkers[ident].vs].verdict(
-                            rs_index, index, False, None)
-                    else:
-                        schedule = schedule_for(checker)
-                        if not checker.warmup:
-                            # Stagger first checks by STAGGER each (at most one delay_loop), so
-                            # a thousand checkers do not connect in the same millisecond.
-                            window = min(checker.delay_loop, total * STAGGER)
-                            schedule.offset = (ident % total) * window / total
-                        runner = CheckRunner(ident, probe, schedule, self.on_verdict,
-                                             up=not checker.alpha, label=label,
-                                             logger=self.logger, suspended=suspended,
-                                             record=self.record)
-                        self.runners.append(runner)
-                    ident += 1
+        for ident in range(len(self.state.checkers)):
+            self._add_runner(ident)
         self._apply()
         for runner in self.runners:
             runner.start()
+
+    def _add_runner(self, ident: int) -> CheckRunner | None:
+        """Make checker `ident`'s runner (not started); one that cannot run stays failed."""
+        ref = self.state.checkers[ident]
+        vs_state = self.state.servers[ref.vs]
+        rs_state = vs_state.real[ref.rs]
+        checker = rs_state.server.checkers[ref.checker]
+        total = len(self.state.checkers)
+        probe = probe_for(checker, rs_state.server, self.config)
+        label = f"{CHECKER_NAMES.get(type(checker), 'CHECK')} {vs_state.rs_label(rs_state)}"
+        self.labels[ident] = label
+        if probe is None:
+            self.logger.warning("%s cannot run - it stays failed", label)
+            vs_state.verdict(ref.rs, ref.checker, False, None)
+            return None
+        schedule = schedule_for(checker)
+        if not checker.warmup:
+            # Stagger first checks by STAGGER each (at most one delay_loop), so
+            # a thousand checkers do not connect in the same millisecond.
+            window = min(checker.delay_loop, total * STAGGER)
+            schedule.offset = (ident % total) * window / total
+        runner = CheckRunner(ident, probe, schedule, self.on_verdict,
+                             up=ref.checker not in rs_state.failed, label=label,
+                             logger=self.logger, suspended=self._suspender(vs_state.server),
+                             record=self.record)
+        self.runners.append(runner)
+        return runner
+
+    async def reload(self, daemon: Daemon) -> None:
+        """Take the daemon's new config, diffing it against the running one as keepalived does.
+
+        Virtual servers match by address/port/protocol, fwmark or group; real servers by
+        address and port. A matched real server keeps its state, its dataplane entry and every
+        checker whose settings did not change (those keep running); a removed one leaves the
+        table, reported DOWN if it was alive; a new one starts as at startup.
+        """
+        old_config, config = self.config, daemon.config
+        new = LoadBalancer.of(config)
+        context_kept = probe_settings(old_config) == probe_settings(config)
+        old_ids = {(ref.vs, ref.rs, ref.checker): i
+                   for i, ref in enumerate(self.state.checkers)}
+        kept: dict[int, int] = {}  # new checker id -> old checker id
+        pairs: list[tuple[VirtualServerState, VirtualServerState]] = []
+        unmatched = {id(s): s for s in self.state.servers}
+        by_key: dict[tuple[object, ...], list[tuple[int, VirtualServerState]]] = {}
+        for index, old_vs in enumerate(self.state.servers):
+            by_key.setdefault(vs_key(old_vs.server), []).append((index, old_vs))
+        new_ids = {(ref.vs, ref.rs, ref.checker): i for i, ref in enumerate(new.checkers)}
+        for v, vs_state in enumerate(new.servers):
+            candidates = by_key.get(vs_key(vs_state.server))
+            if not candidates:
+                continue
+            ov, old_vs = candidates.pop(0)
+            del unmatched[id(old_vs)]
+            pairs.append((old_vs, vs_state))
+            indexed = {rs_key(r.server): (i, r) for i, r in enumerate(old_vs.real)}
+            for r, rs_state in enumerate(vs_state.real):
+                found = indexed.pop(rs_key(rs_state.server), None)
+                if found is None:
+                    continue
+                orr, old_rs = found
+                for c in self._kept_checkers(old_rs, rs_state, context_kept):
+                    kept[new_ids[(v, r, c)]] = old_ids[(ov, orr, c)]
+        # Stop what goes away before touching the state, so no verdict sees a half-made one.
+        keep_old = set(kept.values())
+        for runner in [r for r in self.runners if r.ident not in keep_old]:
+            await runner.stop()
+        survivors = {r.ident: r for r in self.runners if r.ident in keep_old}
+        notices: list[Notice] = []
+        # States may have moved on while stopping: copy the kept checkers' verdicts now.
+        for new_id, old_id in kept.items():
+            ref, old_ref = new.checkers[new_id], self.state.checkers[old_id]
+            self._copy_checker(self.state.servers[old_ref.vs].real[old_ref.rs], old_ref.checker,
+                               new.servers[ref.vs].real[ref.rs], ref.checker)
+        for old_vs, vs_state in pairs:
+            gone = {rs_key(r.server): r for r in old_vs.real}
+            for rs_state in vs_state.real:
+                previous = gone.pop(rs_key(rs_state.server), None)
+                if previous is None:
+                    continue
+                rs_state.changed()
+                if rs_state.alive != previous.alive:
+                    notices += vs_state._rs_notices(rs_state, rs_state.alive)
+            for old_rs in gone.values():
+                if old_rs.alive:
+                    notices += old_vs._rs_notices(old_rs, False)
+            vs_state.started = True
+            vs_state.quorum_up = old_vs.quorum_up
+            notices += vs_state._update_quorum()
+        for old_vs in unmatched.values():
+            for old_rs in old_vs.real:
+                if old_rs.alive:
+                    notices += old_vs._rs_notices(old_rs, False)
+            if old_vs.quorum_up:
+                notices += old_vs._quorum_notices(False)
+        matched = {id(n) for _, n in pairs}
+        for vs_state in new.servers:
+            if id(vs_state) not in matched:
+                notices += vs_state.start()
+        self.config, self.state = config, new
+        self.runners = []
+        self.labels = {}
+        fresh: list[CheckRunner] = []
+        for ident in range(len(new.checkers)):
+            survivor = survivors.get(kept[ident]) if ident in kept else None
+            if survivor is None:
+                made = self._add_runner(ident)
+                if made is not None:
+                    fresh.append(made)
+                continue
+            ref = new.checkers[ident]
+            vs_state = new.servers[ref.vs]
+            rs_state = vs_state.real[ref.rs]
+            name = CHECKER_NAMES.get(type(rs_state.server.checkers[ref.checker]), "CHECK")
+            survivor.ident = ident
+            survivor.label = self.labels[ident] = f"{name} {vs_state.rs_label(rs_state)}"
+            survivor.suspended = self._suspender(vs_state.server)
+            self.runners.append(survivor)
+        self._apply()
+        self._dispatch(notices)
+        for runner in fresh:
+            runner.start()
+        self.logger.info("LVS reloaded: %d checkers kept, %d started, %d stopped",
+                         len(kept), len(fresh), len(old_ids) - len(kept))
+
+    @staticmethod
+    def _kept_checkers(old: RealServerState, new: RealServerState,
+                       context_kept: bool) -> list[int]:
+        """The checkers of a matched real server that keep running (same settings)."""
+        if not context_kept or old.server.virtualhost != new.server.virtualhost:
+            return []
+        return [index for index, checker in enumerate(new.server.checkers)
+                if index < len(old.server.checkers)
+                and settings(checker) == settings(old.server.checkers[index])]
+
+    @staticmethod
+    def _copy_checker(old: RealServerState, old_index: int, new: RealServerState,
+                      index: int) -> None:
+        """A kept checker's verdict and weights, from the old state to the new."""
+        if old_index in old.failed:
+            new.failed.add(index)
+        else:
+            new.failed.discard(index)
+        if old_index in old.dynamic_weight:
+            new.dynamic_weight[index] = old.dynamic_weight[old_index]
+        if old_index in old.weight_delta:
+            new.weight_delta[index] = old.weight_delta[old_index]
 
     def _suspender(self, vs: m.VirtualServer) -> Callable[[], bool] | None:
         if not vs.ha_suspend or vs.ip is None:
