@@ -508,6 +508,18 @@ class VirtualServerGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class SslSettings:
+    """The top-level `SSL` block: SSL_GET's client certificate, its key, and the CA that,
+    when given, verifies the servers (without it, as in keepalived, they are not verified)."""
+
+    password: str | None = None
+    ca: str | None = None
+    certificate: str | None = None
+    key: str | None = None
+    location: Location = NOWHERE
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """A whole keepalived.conf, resolved."""
 
@@ -522,5 +534,7 @@ class Config:
     static_ipaddress: tuple[VirtualAddress, ...] = ()
     static_routes: tuple[Route, ...] = ()
     static_rules: tuple[Rule, ...] = ()
+    #: The `SSL` block, if any (SSL_GET's client side).
+    ssl: SslSettings | None = None
     #: Every file read, the main file first.
     files: tuple[str, ...] = ()
