@@ -69,6 +69,29 @@ pub fn epoll_create() -> io::Result<OwnedFd> {
     owned(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })
 }
 
+/// Turn input readiness of an `fd` already added with `token` on or off (EPOLL_CTL_MOD).
+pub fn epoll_watch(
+    epoll: BorrowedFd<'_>,
+    fd: BorrowedFd<'_>,
+    token: u64,
+    watch: bool,
+) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: if watch { libc::EPOLLIN as u32 } else { 0 },
+        u64: token,
+    };
+    // SAFETY: both fds are open (borrowed); `ev` is a valid epoll_event the kernel copies.
+    check(unsafe {
+        libc::epoll_ctl(
+            epoll.as_raw_fd(),
+            libc::EPOLL_CTL_MOD,
+            fd.as_raw_fd(),
+            &mut ev,
+        )
+    })
+    .map(drop)
+}
+
 /// Watch `fd` for input; `token` comes back in [`Ready`].
 pub fn epoll_add(epoll: BorrowedFd<'_>, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
     let mut ev = libc::epoll_event {

@@ -391,6 +391,7 @@ impl Runtime {
             fd,
             key: (ifindex, family),
             users: 1,
+            paused: false,
         });
         self.channel_of.insert((ifindex, family), idx);
         Ok(())

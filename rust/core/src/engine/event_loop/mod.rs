@@ -46,6 +46,9 @@ const ALL_NODES_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 1];
 const ETHERTYPE_IPV6: u16 = 0x86dd;
 /// Bound on paced gratuitous packets waiting per instance.
 const MAX_QUEUED_GRATUITOUS: usize = 4096;
+/// How long a backup-only engine leaves a channel unwatched after reading it (see
+/// `pause_channel`).
+const RECEIVE_COALESCE: std::time::Duration = std::time::Duration::from_millis(2);
 /// How early the loop wakes for a backup's Master_Down deadline (see `arm_timer`).
 const TAKEOVER_EARLY_WAKE: std::time::Duration = std::time::Duration::from_micros(200);
 /// How long a backup's timeout may wait for adverts still unread in a socket.
@@ -157,6 +160,8 @@ struct Channel {
     fd: OwnedFd,
     key: (u32, IpFamily),
     users: usize,
+    /// Not watched by epoll until `resume_at` (receive coalescing).
+    paused: bool,
 }
 
 pub struct Runtime {
@@ -188,6 +193,8 @@ pub struct Runtime {
     vip_adds: Vec<(usize, usize, usize)>,
     /// Backup timeouts held back while adverts wait unread: (deadline, instance).
     deferred: Vec<(Timestamp, usize)>,
+    /// When the paused channels are watched again (see `pause_channel`).
+    resume_at: Option<Timestamp>,
     rxbuf: Vec<u8>,
     txbuf: Vec<u8>,
     frame: [u8; 128],
@@ -230,6 +237,7 @@ impl Runtime {
             due: Vec::with_capacity(64),
             vip_adds: Vec::new(),
             deferred: Vec::new(),
+            resume_at: None,
             rxbuf: vec![0; 4096],
             txbuf: vec![0; wire::vrrp::MAX_LEN + 64],
             frame: [0; 128],
@@ -288,6 +296,7 @@ impl Runtime {
                         if let Some(t) = self.receive(token) {
                             seen_until = Some(seen_until.map_or(t, |s| s.min(t)));
                         }
+                        self.pause_channel(token);
                     }
                 }
                 if stop.is_some() {
@@ -295,6 +304,20 @@ impl Runtime {
                 }
             }
             if stop.is_none() {
+                let t = now();
+                if self.resume_at.is_some() && self.timers.first().is_some_and(|(at, _)| *at <= t) {
+                    // A deadline is due while adverts may wait in paused sockets: read them first.
+                    for idx in 0..self.channels.len() {
+                        if self.channels[idx].as_ref().is_some_and(|c| c.paused) {
+                            if let Some(t) = self.receive(TOKEN_FIRST_CHANNEL + idx as u64) {
+                                seen_until = Some(seen_until.map_or(t, |s| s.min(t)));
+                            }
+                        }
+                    }
+                }
+                if self.resume_at.is_some_and(|at| at <= t) {
+                    self.resume_channels();
+                }
                 self.fire_timers(seen_until);
             }
             self.publish(shared);
@@ -331,7 +354,12 @@ impl Runtime {
             }
             early
         });
-        let next = fsm.into_iter().chain(garp).min().map(Timestamp::as_nanos);
+        let next = fsm
+            .into_iter()
+            .chain(garp)
+            .chain(self.resume_at)
+            .min()
+            .map(Timestamp::as_nanos);
         if next != self.armed {
             if let Err(e) = sys::timerfd_set(self.timer.as_fd(), next) {
                 self.warn("", format!("timerfd_settime failed: {e}"));
@@ -339,6 +367,54 @@ impl Runtime {
             self.armed = next;
         }
         block
+    }
+
+    /// Receive coalescing: while no instance is master, a channel that has just been read is
+    /// not watched for [`RECEIVE_COALESCE`]; what arrives meanwhile is read in one go then (or
+    /// before any deadline fires). A backup's timers count from each advert's kernel receive
+    /// stamp, so reading later changes no deadline; it only saves the wake-ups (a master
+    /// sending 255 adverts in a burst woke the backup for nearly every one). A master reads at
+    /// once: a higher priority must make it step down now.
+    fn pause_channel(&mut self, token: u64) {
+        let Some(idx) = token
+            .checked_sub(TOKEN_FIRST_CHANNEL)
+            .and_then(|i| usize::try_from(i).ok())
+        else {
+            return;
+        };
+        let any_master = self
+            .slots
+            .iter()
+            .flatten()
+            .any(|s| s.fsm.state() == State::Master);
+        if any_master {
+            return;
+        }
+        let Some(Some(ch)) = self.channels.get_mut(idx) else {
+            return;
+        };
+        if ch.paused || sys::epoll_watch(self.epoll.as_fd(), ch.fd.as_fd(), token, false).is_err() {
+            return;
+        }
+        ch.paused = true;
+        self.resume_at = self.resume_at.or(Some(now() + RECEIVE_COALESCE));
+    }
+
+    /// Watch the paused channels again.
+    fn resume_channels(&mut self) {
+        self.resume_at = None;
+        for (idx, ch) in self.channels.iter_mut().enumerate() {
+            let Some(ch) = ch.as_mut().filter(|c| c.paused) else {
+                continue;
+            };
+            let token = TOKEN_FIRST_CHANNEL + idx as u64;
+            if sys::epoll_watch(self.epoll.as_fd(), ch.fd.as_fd(), token, true).is_ok() {
+                ch.paused = false;
+            } else {
+                // Try again on the next round rather than lose the channel.
+                self.resume_at = Some(now() + RECEIVE_COALESCE);
+            }
+        }
     }
 
     /// Apply queued commands; returns the reply channel of a `Stop`, which ends the loop.
