@@ -1152,8 +1152,16 @@ VIRTUAL_SERVER_GROUP = Block(
     "virtual_server_group", "virtual_server_group <NAME>",
     "Lines `<IPADDR>[-<END>] [<PORT>]` or `fwmark <INT> [inet|inet6]`.", {})
 
+SSL = Block("SSL", "SSL", "The client side of SSL_GET checks (all of them).", table(
+    string("password", "password", "Password of the private key.", "<STRING>"),
+    string("ca", "ca", "CA file; when given, servers must present a certificate it signed.",
+           "<PATH>"),
+    string("certificate", "certificate", "Client certificate file (PEM).", "<PATH>"),
+    string("key", "key", "Client private key file (PEM).", "<PATH>"),
+))
+
 _NOT_YET_TOP = ("linkbeat_interfaces", "track_group", "bfd_instance", "garp_group",
-                "interface_up_down_delays", "SSL")
+                "interface_up_down_delays")
 
 def lines_block_named(field: str) -> Handler:
     """A named block of plain lines (virtual_server_group NAME { ... })."""
@@ -1190,6 +1198,8 @@ TOP_BLOCK = Block("top", "top level", "The blocks of keepalived.conf.", table(
     custom("virtual_server_group", lines_block_named("virtual_server_groups"),
            "<NAME> { ... }", "Addresses/fwmarks sharing one service definition.",
            block="virtual_server_group"),
+    custom("SSL", sub_block("SSL", "ssl"), "{ ... }",
+           "Client certificate, key and CA for SSL_GET.", block="SSL"),
     custom("static_ipaddress", lines_block("static_ipaddress"), _VIP_SYNTAX,
            "Addresses always present.", block="list"),
     custom("static_routes", lines_block("static_routes"), "{ <ip route syntax> ... }",
@@ -1208,7 +1218,7 @@ BLOCKS: dict[str, Block] = {
     for b in (TOP_BLOCK, GLOBAL_DEFS, VRRP_SCRIPT, TRACK_FILE, TRACK_PROCESS, VRRP_SYNC_GROUP,
               VRRP_INSTANCE, AUTHENTICATION, VIRTUAL_SERVER_GROUP, VIRTUAL_SERVER, REAL_SERVER,
               HTTP_GET, SSL_GET, URL, TCP_CHECK, SMTP_CHECK, DNS_CHECK, MISC_CHECK, PING_CHECK,
-              UDP_CHECK, FILE_CHECK)
+              UDP_CHECK, FILE_CHECK, SSL)
 }
 
 

@@ -288,6 +288,21 @@ def read_rule(ctx: Context, line: Statement) -> m.Rule | None:
     return m.Rule(words=tuple(words), location=where, **fields)
 
 
+# --- SSL ------------------------------------------------------------------------------------
+
+
+def resolve_ssl(blocks: list[Raw]) -> m.SslSettings | None:
+    """The SSL blocks, merged (later values win); None when there is none."""
+    if not blocks:
+        return None
+    merged: Raw = {}
+    for block in blocks:
+        merged.update(block)
+    return m.SslSettings(password=merged.get("password"), ca=merged.get("ca"),
+                         certificate=merged.get("certificate"), key=merged.get("key"),
+                         location=blocks[0]["@self"])
+
+
 # --- global_defs ----------------------------------------------------------------------------
 
 _GLOBAL_FIELDS = frozenset(f for f in m.GlobalDefs.__dataclass_fields__ if f != "location")
@@ -1170,6 +1185,7 @@ def resolve(ctx: Context, raw: Raw, files: tuple[str, ...]) -> m.Config:
         track_processes=tuple(processes.values()), virtual_servers=tuple(servers),
         virtual_server_groups=tuple(vsgs), static_ipaddress=tuple(static_addresses),
         static_routes=tuple(static_routes), static_rules=tuple(static_rules), files=files,
+        ssl=resolve_ssl(raw.get("ssl", [])),
     )
     _check_command_quotes(ctx, config)
     _check_script_security(ctx, config)
