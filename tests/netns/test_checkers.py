@@ -201,6 +201,76 @@ def test_ssl_get_with_a_self_signed_certificate_and_sni(ns: str) -> None:
     assert down.startswith("down: SSL handshake")
 
 
+def ssl_get_config(tmp_path: Path, port: int, ssl_block: str) -> object:
+    """A config with one SSL_GET checker on HOST:port and `ssl_block` at the top level."""
+    from fastvrrp.config import check_file
+
+    path = tmp_path / "keepalived.conf"
+    path.write_text(f"""{ssl_block}
+virtual_server 198.18.0.100 443 {{
+    real_server {HOST} {port} {{
+        SSL_GET {{
+            url {{
+                path /
+            }}
+            connect_timeout 2
+        }}
+    }}
+}}
+""")
+    result = check_file(str(path))
+    assert result.config is not None, [str(d) for d in result.diagnostics]
+    return result.config
+
+
+def test_ssl_get_presents_the_ssl_blocks_client_certificate_and_verifies_with_its_ca(
+        ns: str, tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme")
+    from cryptography.hazmat.primitives import serialization
+
+    from fastvrrp.check.build import probe_for
+
+    ca, other_ca = trustme.CA(), trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("rs1.example.test").configure_cert(server_ctx)
+    ca.configure_trust(server_ctx)
+    server_ctx.verify_mode = ssl.CERT_REQUIRED  # the server wants a client certificate
+    client = ca.issue_cert("director.example.test")
+    client.cert_chain_pems[0].write_to_path(str(tmp_path / "client.pem"))
+    # The key on disk is encrypted: `password` opens it.
+    key = serialization.load_pem_private_key(client.private_key_pem.bytes(), None)
+    (tmp_path / "client.key").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"s3cret")))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    other_ca.cert_pem.write_to_path(str(tmp_path / "other.pem"))
+    files = f"certificate {tmp_path}/client.pem\n    key {tmp_path}/client.key\n" \
+            "    password s3cret"
+    configs = {
+        "with the block": f"SSL {{\n    {files}\n}}",
+        "with the block and its ca": f"SSL {{\n    {files}\n    ca {tmp_path}/ca.pem\n}}",
+        "without the block": "",
+        "with another ca": f"SSL {{\n    {files}\n    ca {tmp_path}/other.pem\n}}",
+    }
+    probes = {}
+    for name, block in configs.items():
+        config = ssl_get_config(tmp_path, 8445, block)
+        vs = config.virtual_servers[0]  # type: ignore[attr-defined]
+        rs = vs.real_servers[0]
+        probes[name] = probe_for(rs.checkers[0], rs, config)  # type: ignore[arg-type]
+        assert probes[name] is not None, name
+
+    async def main() -> dict[str, str]:
+        async with await http_server(8445, tls=server_ctx):
+            return {name: await verdict(probe) for name, probe in probes.items()}
+
+    verdicts = run(ns, main)
+    assert verdicts["with the block"] == "up"
+    assert verdicts["with the block and its ca"] == "up"
+    assert verdicts["without the block"].startswith("down"), verdicts
+    assert verdicts["with another ca"].startswith("down: SSL handshake"), verdicts
+
+
 def test_smtp_check_against_aiosmtpd(ns: str) -> None:
     smtp = pytest.importorskip("aiosmtpd.smtp")
 

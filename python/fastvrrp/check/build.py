@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ssl
+
 from fastvrrp.check.base import Probe, Target
 from fastvrrp.check.dns import DnsProbe
 from fastvrrp.check.file import FileProbe
@@ -40,7 +42,12 @@ def probe_for(checker: m.Checker, server: m.RealServer, config: m.Config) -> Pro
     if needs_port and target.port is None:
         return None  # e.g. a fwmark service's real server without a port or connect_port
     if isinstance(checker, m.HttpGet):
-        tls = client_context() if isinstance(checker, m.SslGet) else None
+        tls = None
+        if isinstance(checker, m.SslGet):
+            try:
+                tls = client_context(config.ssl)
+            except (OSError, ssl.SSLError):
+                return None  # a missing or unreadable SSL file: the checker cannot run
         sni = isinstance(checker, m.SslGet) and checker.enable_sni
         return HttpProbe(target, timeout, checker.urls, checker.virtualhost or server.virtualhost,
                          checker.http_protocol, tls, sni)

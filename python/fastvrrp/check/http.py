@@ -10,7 +10,7 @@ import ssl
 from dataclasses import dataclass
 
 from fastvrrp.check.base import CheckFailed, Outcome, Target, host_header, open_socket
-from fastvrrp.config.model import Url
+from fastvrrp.config.model import SslSettings, Url
 
 #: The most of a body that is read; keepalived also stops at its buffer.
 MAX_BODY = 4 * 1024 * 1024
@@ -85,12 +85,23 @@ async def fetch(target: Target, path: str, host: str, protocol: str = "1.0",
     return parse_response(b"".join(chunks))
 
 
-def client_context(verify: bool = False) -> ssl.SSLContext:
-    """A TLS client context; like keepalived, it does not verify the server unless told to."""
-    context = ssl.create_default_context()
-    if not verify:
-        context.check_hostname = False
+def client_context(settings: SslSettings | None = None) -> ssl.SSLContext:
+    """SSL_GET's TLS client context from the `SSL` block.
+
+    As in keepalived, the server is verified only when the block names a `ca` (its chain, not
+    its name: checks connect to addresses). `certificate`/`key` (with `password`) are presented
+    to servers that ask for a client certificate. Raises OSError or ssl.SSLError on bad files.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    if settings is not None and settings.ca:
+        context.load_verify_locations(cafile=settings.ca)
+        context.verify_mode = ssl.CERT_REQUIRED
+    else:
         context.verify_mode = ssl.CERT_NONE
+    if settings is not None and settings.certificate:
+        context.load_cert_chain(settings.certificate, settings.key or None,
+                                password=settings.password)
     return context
 
 
