@@ -100,6 +100,14 @@ class ScriptRunner:
 
     # --- public API ---------------------------------------------------------------------
 
+    def update(self, global_defs: GlobalDefs) -> None:
+        """Take a reloaded config's script_user/group and script security for the next runs.
+
+        Scripts already running go on; the security verdicts are made again.
+        """
+        self.global_defs = global_defs
+        self._verdicts.clear()
+
     def run(self, command: Command, args: Sequence[str] = ()) -> asyncio.Task[object] | None:
         """Start `command` with `args` appended and return at once; the exit is logged, not awaited.
 

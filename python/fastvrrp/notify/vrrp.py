@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from fastvrrp.config.model import Command, Config, GlobalDefs, VrrpInstance, VrrpSyncGroup
+from fastvrrp.notify.diff import same_block
 from fastvrrp.notify.fifo import FifoWriter, group_line, instance_line
 from fastvrrp.notify.runner import ScriptRunner
 from fastvrrp.notify.smtp import SmtpAlerter, group_alert, instance_alert
@@ -70,6 +71,8 @@ class VrrpNotifier:
         self._priorities: dict[str, int] = {}
         self._daemon: Daemon | None = None
         self._stop_tasks: list[asyncio.Task[object]] = []
+        #: Mail senders replaced by a reload, finishing their queue in the background.
+        self._retiring: set[asyncio.Task[None]] = set()
 
     @staticmethod
     def wanted(config: Config) -> bool:
@@ -84,12 +87,19 @@ class VrrpNotifier:
                    or b.notify or smtp_alert_enabled(b, g) for b in blocks)
         )
 
-    async def start(self, daemon: Daemon) -> None:
-        """Open the FIFOs, start listening, and notify the states instances already entered."""
+    def _open_fifos(self, keep: list[FifoWriter]) -> None:
+        """Open the config's FIFOs; one in `keep` with the same settings stays open as it is."""
         g = self.config.global_defs
+        self.fifos = []
         for fifo, script in ((g.notify_fifo, g.notify_fifo_script),
                              (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script)):
             if fifo is None:
+                continue
+            same = next((w for w in keep if same_block(w.fifo, fifo)
+                         and same_block(w.script, script)), None)
+            if same is not None:
+                keep.remove(same)  # its reader sees no end-of-file and no line twice
+                self.fifos.append(same)
                 continue
             writer = FifoWriter(fifo, self.logger, script, self.runner)
             try:
@@ -98,6 +108,10 @@ class VrrpNotifier:
                 self.logger.error("Cannot open notify FIFO %s: %s", fifo.path, exc.strerror)
                 continue
             self.fifos.append(writer)
+
+    async def start(self, daemon: Daemon) -> None:
+        """Open the FIFOs, start listening, and notify the states instances already entered."""
+        self._open_fifos([])
         self._daemon = daemon
         daemon.listeners.append(self.on_event)
         known = daemon.handover.pop(HANDOVER_KEY, {}) if daemon.reloading else {}
@@ -117,9 +131,70 @@ class VrrpNotifier:
                 else:  # startup, or an instance the reload added
                     self.instance_changed(name, state, prio)
 
+    async def reload(self, daemon: Daemon) -> None:
+        """Take `daemon.config`: new scripts, FIFOs and mail settings, no state notified again.
+
+        An unchanged FIFO stays open (its reader sees neither end-of-file nor a repeated line);
+        a changed or removed one is closed, a new one opened. Instances that keep running are
+        not notified; an instance the reload adds is notified as at startup.
+        """
+        old = self.config
+        self.config = daemon.config
+        self._daemon = daemon
+        g = self.config.global_defs
+        self.runner.update(g)
+        if not same_block(old.global_defs, g):
+            retired = self.smtp
+            self.smtp = SmtpAlerter(g, self.logger)
+            task = asyncio.get_running_loop().create_task(retired.close(grace=1.0))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+        stale = list(self.fifos)
+        # Close before opening: a FIFO whose reader script changed is made again at its path.
+        for writer in [w for w in stale if not self._still_wanted(w)]:
+            writer.close()
+            stale.remove(writer)
+        self._open_fifos(stale)
+        self.instances = {i.name: i for i in self.config.vrrp_instances}
+        self.groups = {g.name: g for g in self.config.vrrp_sync_groups}
+        for name in [n for n in self.instance_states if n not in self.instances]:
+            del self.instance_states[name]
+            self._priorities.pop(name, None)
+        for name in [n for n in self.group_states if n not in self.groups]:
+            del self.group_states[name]
+        if self.on_event not in daemon.listeners:
+            daemon.listeners.append(self.on_event)
+        if daemon.engine is not None:
+            for entry in daemon.engine.status():
+                data = entry.get("data")
+                if not isinstance(data, dict):
+                    continue
+                name = str(data.get("iname"))
+                state = STATE_NAMES.get(int(data.get("state", 0)), "INIT")
+                prio = int(data.get("effective_priority", 0))
+                if name in self.instance_states:
+                    # It keeps running (maybe re-created by the engine): remember, say nothing.
+                    if state in NOTIFIED_STATES:
+                        self.instance_states[name] = state
+                        self._priorities[name] = prio
+                else:  # an instance the reload added
+                    self.instance_changed(name, state, prio)
+
+    def _still_wanted(self, writer: FifoWriter) -> bool:
+        g = self.config.global_defs
+        return any(fifo is not None and same_block(writer.fifo, fifo)
+                   and same_block(writer.script, script)
+                   for fifo, script in ((g.notify_fifo, g.notify_fifo_script),
+                                        (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script)))
+
     def on_event(self, event: Event) -> None:
-        """Daemon listener: notify each transition into a notified state."""
-        if event.kind == "transition":
+        """Daemon listener: notify each transition into a notified state.
+
+        What the engine reports while a reload re-creates instances is not notified; reload()
+        takes the states afterwards.
+        """
+        if event.kind == "transition" and not (self._daemon is not None
+                                               and self._daemon.reloading):
             self.instance_changed(event.instance, event.new_state, event.priority)
 
     def instance_changed(self, name: str, state: str, priority: int) -> None:
@@ -179,6 +254,8 @@ class VrrpNotifier:
         self.fifos.clear()
         await self.runner.close(grace=0.2)
         await self.smtp.close(grace=0.5)
+        if self._retiring:
+            await asyncio.wait(list(self._retiring), timeout=1.0)
 
     def _run_scripts(
         self, block: VrrpInstance | VrrpSyncGroup, kind: str, state: str, priority: int

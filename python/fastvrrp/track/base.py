@@ -23,6 +23,10 @@ class Tracker:
         """Call `listener(self)` whenever the reading changes."""
         self._listeners.append(listener)
 
+    def unsubscribe(self, listener: Callable[[Tracker], None]) -> None:
+        """Stop calling `listener` (every subscription of it)."""
+        self._listeners = [known for known in self._listeners if known != listener]
+
     def changed(self) -> None:
         """Tell the listeners the reading changed."""
         for listener in self._listeners:

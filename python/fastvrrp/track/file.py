@@ -91,9 +91,17 @@ class FileTracker(Tracker):
         self.block = block
         self.path = os.path.abspath(block.file) if block.file else ""
         self.logger = logger
+        self.prepared = False
 
     def prepare(self) -> None:
-        """Write `init_file`'s value when asked to, then take the first reading."""
+        """Write `init_file`'s value when asked to, then take the first reading.
+
+        Once only: a tracker kept across a reload rereads its file instead.
+        """
+        if self.prepared:
+            self.reread()
+            return
+        self.prepared = True
         if not self.path:
             return
         wants_init = self.block.init_file is not None or self.block.init_overwrite
@@ -120,15 +128,26 @@ class FileWatcher:
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
+        #: The trackers the running watch was started with (ids).
+        self._following: set[int] = set()
         self.trackers: list[FileTracker] = []
         self._inotify: Inotify | None = None
 
     def add(self, tracker: FileTracker) -> None:
         """Follow `tracker`'s file."""
         self.trackers.append(tracker)
+    async def follow(self, trackers: list[FileTracker]) -> None:
+        """Follow exactly `trackers` from now on (a reload); kept ones keep their reading."""
+        if {id(t) for t in trackers} == self._following:
+            self.trackers = list(trackers)
+            return
+        await self.stop()
+        self.trackers = list(trackers)
+        await self.start()
 
     async def start(self) -> None:
         """Initialise the files, read them, and watch their directories."""
+        self._following = {id(t) for t in self.trackers}
         if not self.trackers:
             return
         for tracker in self.trackers:

@@ -46,6 +46,8 @@ class LinkMonitor:
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
         self.trackers: dict[str, InterfaceTracker] = {}
+        #: The interfaces the running socket was started for.
+        self._following: set[str] = set()
         self._ipr: AsyncIPRoute | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -55,8 +57,22 @@ class LinkMonitor:
             self.trackers[ifname] = InterfaceTracker(ifname)
         return self.trackers[ifname]
 
+    async def follow(self, names: set[str]) -> None:
+        """Track exactly the interfaces `names` from now on (a reload).
+
+        Kept trackers keep their status; the netlink socket is re-made only when the set changes.
+        """
+        if names == self._following:
+            return
+        await self.stop()
+        self.trackers = {n: t for n, t in self.trackers.items() if n in names}
+        for name in names:
+            self.tracker(name)
+        await self.start()
+
     async def start(self) -> None:
         """Subscribe to link events first, then read the current links, then follow events."""
+        self._following = set(self.trackers)
         if not self.trackers:
             return
         ipr = AsyncIPRoute()

@@ -132,6 +132,8 @@ class ProcessTracker(Tracker):
         self.count = 0
         self.ok = False
         self._pending_since: float | None = None
+        #: Counted at least once (a tracker kept across a reload is not "first" again).
+        self.counted = False
 
     def quorum_met(self, count: int) -> bool:
         """Whether `count` processes is within the quorum."""
@@ -141,6 +143,8 @@ class ProcessTracker(Tracker):
     def update(self, count: int, now: float, first: bool = False) -> None:
         """Take a new count at time `now`; the status changes once the delay has passed."""
         self.count = count
+        first = first and not self.counted
+        self.counted = True
         want = self.quorum_met(count)
         if want == self.ok:
             self._pending_since = None
@@ -166,6 +170,8 @@ class ProcessWatcher:
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
+        #: The trackers the running watch was started with (ids).
+        self._following: set[int] = set()
         self.trackers: list[ProcessTracker] = []
         self._table = ProcessTable()
         self._task: asyncio.Task[None] | None = None
@@ -173,9 +179,18 @@ class ProcessWatcher:
     def add(self, tracker: ProcessTracker) -> None:
         """Follow `tracker`'s processes."""
         self.trackers.append(tracker)
+    async def follow(self, trackers: list[ProcessTracker]) -> None:
+        """Scan for exactly `trackers` from now on (a reload); kept ones keep their status."""
+        if {id(t) for t in trackers} == self._following:
+            self.trackers = list(trackers)
+            return
+        await self.stop()
+        self.trackers = list(trackers)
+        await self.start()
 
     async def start(self) -> None:
         """Take the first count now, then scan periodically."""
+        self._following = {id(t) for t in self.trackers}
         if not self.trackers:
             return
         loop = asyncio.get_running_loop()

@@ -34,6 +34,13 @@ class ScriptTracker(Tracker):
         self._streak = 0  # consecutive results against the current status
         self._task: asyncio.Task[None] | None = None
 
+    def inherit(self, previous: ScriptTracker) -> None:
+        """Carry on from `previous` (same command, new timing or thresholds): its status and
+        last result, so a reload neither re-learns a failing script nor blips its weight."""
+        self.ok = previous.ok
+        self._undecided = previous._undecided
+        self.last_result = previous.last_result
+
     async def start(self) -> None:
         """Start the periodic runs."""
         if self.script.script is None:

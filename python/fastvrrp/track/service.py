@@ -2,6 +2,10 @@
 
 Every tracker change lands in `_push(instance)`, the one place that computes an instance's
 effective priority and fault and tells the engine (only what changed).
+
+On reload (`reload(daemon)`) trackers are diffed by name: an unchanged one keeps running with
+its status and counters, a changed one is replaced, and the bindings, groups and priorities
+are computed again from the new config; the engine hears only what differs.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fastvrrp.config.model import Config, TrackRef, VrrpInstance, VrrpSyncGroup
+from fastvrrp.notify.diff import same_block
 from fastvrrp.notify.runner import ScriptRunner
 from fastvrrp.notify.vrrp import STATE_NAMES, VrrpNotifier
+from fastvrrp.reload import plan_reload
 from fastvrrp.track.base import Tracker
 from fastvrrp.track.file import FileTracker, FileWatcher
 from fastvrrp.track.interface import LinkMonitor
@@ -90,6 +96,10 @@ class TrackingService:
     # --- building ------------------------------------------------------------------------
 
     def _build(self) -> None:
+        self.bindings = []
+        self.tracking = {}
+        self.groups = {}
+        self.group_of = {}
         groups = {g.name: g for g in self.config.vrrp_sync_groups}
         for group in self.config.vrrp_sync_groups:
             state = SyncGroupState(group)
@@ -176,17 +186,121 @@ class TrackingService:
         await self.processes.start()
         for binding in self.bindings:
             self.tracking[binding.instance].set(binding.source, binding.effect())
-        for binding in self.bindings:
-            binding.tracker.subscribe(self._tracker_changed)
+        for tracker in self._bound_trackers():
+            tracker.subscribe(self._tracker_changed)
         for name in self.tracking:
             self._push(name)
         for tracker in self.scripts.values():
             await tracker.start()
 
+    async def reload(self, daemon: Daemon) -> None:
+        """Take `daemon.config` without losing what the trackers know.
+
+        An unchanged tracker keeps running (a vrrp_script keeps its task, rise/fall counters and
+        status); a vrrp_script whose command is the same but whose timing or thresholds changed
+        is restarted with its status carried over; one with a new command, and a new tracker,
+        start as at startup; removed ones stop. Weights, bindings and sync groups come from the
+        new config, and the engine hears a priority or fault only when it differs from what it
+        holds.
+        """
+        new = daemon.config
+        # Instances the engine re-created hold the config's priority and no fault again.
+        plan = plan_reload(self.config, new)
+        recreated = {i.name for _, i in plan.changed} | {i.name for i in plan.added}
+        old_scripts = self.scripts
+        group_states = {n: g.state for n, g in self.groups.items()}
+        self.config = new
+        self._daemon = daemon
+        self._engine = daemon.engine
+        self.runner.update(new.global_defs)
+        self.notifier = next(
+            (s for s in daemon.running if isinstance(s, VrrpNotifier)), None)
+
+        scripts = {b.name: b for b in new.vrrp_scripts}
+        files = {b.name: b for b in new.track_files}
+        processes = {b.name: b for b in new.track_processes}
+        # Seed the trackers worth keeping; _build() reuses them and makes the others.
+        self.scripts = {n: t for n, t in old_scripts.items()
+                        if n in scripts and same_block(t.script, scripts[n], "weight",
+                                                       "weight_reverse")}
+        self._file_trackers = {n: t for n, t in self._file_trackers.items()
+                               if n in files and same_block(t.block, files[n])}
+        self._process_trackers = {n: t for n, t in self._process_trackers.items()
+                                  if n in processes and same_block(t.block, processes[n])}
+        self._build()
+        for group in self.groups.values():
+            group.state = group_states.get(group.name)
+        bound = self._bound_trackers()
+        self.scripts = {n: t for n, t in self.scripts.items() if t in bound}
+        self._file_trackers = {n: t for n, t in self._file_trackers.items() if t in bound}
+        self._process_trackers = {n: t for n, t in self._process_trackers.items() if t in bound}
+        kept = {id(t) for t in old_scripts.values()}
+        for name, tracker in self.scripts.items():
+            before = old_scripts.get(name)
+            if id(tracker) in kept or before is None:
+                continue
+            if same_block(before.script.script, tracker.script.script):
+                tracker.inherit(before)
+                self.logger.info("VRRP_Script(%s) changed: restarted, status kept", name)
+        # Every effect at once, before anything awaits: a tracker that reports meanwhile
+        # must not push a priority made of half the effects.
+        for binding in self.bindings:
+            self.tracking[binding.instance].set(binding.source, binding.effect())
+        for name, tracker in old_scripts.items():
+            if self.scripts.get(name) is not tracker:
+                tracker.unsubscribe(self._tracker_changed)
+                await tracker.stop()
+
+        await self.links.follow({t.name for t in bound if t.kind == "interface"})
+        await self.files.follow(list(self._file_trackers.values()))
+        await self.processes.follow(list(self._process_trackers.values()))
+
+        # Sync groups start again from where the members are, announcing nothing.
+        for name in list(self.interface_fault):
+            if name not in self.tracking:
+                del self.interface_fault[name]
+        if self._engine is not None:
+            for entry in self._engine.status():
+                data = entry.get("data")
+                if not isinstance(data, dict):
+                    continue
+                name = str(data.get("iname"))
+                state = STATE_NAMES.get(int(data.get("state", 0)), "INIT")
+                if name in recreated:
+                    self.interface_fault[name] = state == "FAULT"
+                self._member_state(name, state, announce=False)
+        for binding in self.bindings:
+            self.tracking[binding.instance].set(binding.source, binding.effect())
+        for group in self.groups.values():
+            for member in group.members:
+                tracking = self.tracking.get(member)
+                group.set_own_fault(member, self.interface_fault.get(member, False) or (
+                    tracking is not None and tracking.fault is not None))
+        for each in bound:
+            each.unsubscribe(self._tracker_changed)
+            each.subscribe(self._tracker_changed)
+        for name in list(self._sent_priority):
+            if name in recreated or name not in self.tracking:
+                del self._sent_priority[name]
+        for name in list(self._sent_fault):
+            if name in recreated or name not in self.tracking:
+                del self._sent_fault[name]
+        for name in self.tracking:
+            self._push(name)
+        for name, tracker in self.scripts.items():
+            if old_scripts.get(name) is not tracker:
+                await tracker.start()
+
     async def stop(self) -> None:
-        """Stop every tracker (running checks are killed)."""
+        """Stop every tracker (running checks are killed).
+
+        Stopped by a reload (the new config tracks nothing), it first gives every instance its
+        configured priority back and lifts the faults it set: the instances keep running.
+        """
         if self._daemon is not None and self.on_event in self._daemon.listeners:
             self._daemon.listeners.remove(self.on_event)
+        if self._daemon is not None and self._daemon.reloading:
+            self._release()
         for tracker in self.scripts.values():
             await tracker.stop()
         await self.processes.stop()
@@ -208,6 +322,23 @@ class TrackingService:
         return self.tracking[name].priority
 
     # --- internals -----------------------------------------------------------------------
+
+    def _release(self) -> None:
+        """Undo what was pushed: base priorities, no faults."""
+        for tracking in self.tracking.values():
+            tracking.effects.clear()
+        for group in self.groups.values():
+            for member in group.members:
+                group.set_own_fault(member, False)
+        for name in self.tracking:
+            self._push(name)
+
+    def _bound_trackers(self) -> list[Tracker]:
+        """Every tracker some binding uses, once each, in binding order."""
+        seen: dict[int, Tracker] = {}
+        for binding in self.bindings:
+            seen.setdefault(id(binding.tracker), binding.tracker)
+        return list(seen.values())
 
     def _tracker_changed(self, tracker: Tracker) -> None:
         touched: set[str] = set()

@@ -1,0 +1,162 @@
+"""The tracking service across a reload: trackers diffed by name, the engine told only changes.
+
+A stand-in engine records the commands (no network); the scripts are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+from fastvrrp.config import check_file
+from fastvrrp.config.model import Config
+from fastvrrp.track.service import TrackingService
+
+LOG = logging.getLogger("test.track.reload")
+
+INSTANCE = """\
+vrrp_instance VI_1 {{
+    interface lo0
+    virtual_router_id 1
+    priority 100
+    virtual_ipaddress {{
+        198.18.0.100/24
+    }}
+{track}}}
+"""
+
+
+class RecordingEngine:
+    """Records what the service tells the engine."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, ...]] = []
+
+    def set_priority(self, name: str, priority: int) -> None:
+        self.calls.append(("priority", name, str(priority)))
+
+    def set_fault(self, name: str, fault: bool, reason: str = "") -> None:
+        self.calls.append(("fault", name, str(fault), reason))
+
+    def status(self) -> list[dict[str, object]]:
+        return [{"data": {"iname": "VI_1", "state": 2, "effective_priority": 100}}]
+
+
+class Host:
+    """The part of the daemon the service uses."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.engine = RecordingEngine()
+        self.listeners: list[object] = []
+        self.running: list[object] = []
+        self.reloading = False
+        self.handover: dict[str, object] = {}
+
+
+def script(tmp_path: Path, name: str, code: int) -> Path:
+    path = tmp_path / name
+    path.write_text(f"#!/bin/sh\nexit {code}\n")
+    path.chmod(0o755)
+    return path
+
+
+def load(tmp_path: Path, scripts: str, track: str) -> Config:
+    tmp_path.chmod(0o755)
+    conf = tmp_path / f"k{len(list(tmp_path.glob('k*.conf')))}.conf"
+    block = f"    track_script {{\n{track}    }}\n" if track else ""
+    conf.write_text(scripts + INSTANCE.format(track=block))
+    result = check_file(str(conf), interfaces=frozenset({"lo0"}))
+    assert result.config is not None, result.report()
+    return result.config
+
+
+def vrrp_script(name: str, path: Path, interval: int = 1, weight: int = -10,
+                fall: int = 1) -> str:
+    return (f'vrrp_script {name} {{\n    script "{path}"\n    interval {interval}\n'
+            f"    weight {weight}\n    fall {fall}\n}}\n")
+
+
+def run_reloads(first: Config, *then: Config) -> tuple[list[list[tuple[str, ...]]],
+                                                       list[dict[str, object]]]:
+    """Start on `first`, reload each of `then` after 0.3 s; the engine's calls after each
+    step, and which tracker objects and statuses the service held."""
+
+    async def main() -> tuple[list[list[tuple[str, ...]]], list[dict[str, object]]]:
+        host = Host(first)
+        service = TrackingService(first, LOG)
+        await service.start(host)  # type: ignore[arg-type]
+        await asyncio.sleep(0.3)
+        calls = [list(host.engine.calls)]
+        held = [dict(service.scripts)]
+        for config in then:
+            host.engine.calls.clear()
+            host.config = config
+            await service.reload(host)  # type: ignore[arg-type]
+            await asyncio.sleep(0.3)
+            calls.append(list(host.engine.calls))
+            held.append(dict(service.scripts))
+        await service.stop()
+        return calls, held
+
+    return asyncio.run(main())
+
+
+def test_an_unchanged_failing_script_keeps_its_tracker_and_the_engine_hears_nothing(
+        tmp_path: Path) -> None:
+    down = script(tmp_path, "down.sh", 1)
+    up = script(tmp_path, "up.sh", 0)
+    first = load(tmp_path, vrrp_script("chk", down), "        chk\n")
+    # Another script appears and is tracked with weight 0 (it succeeds): nothing to push.
+    second = load(tmp_path, vrrp_script("chk", down) + vrrp_script("other", up, weight=0),
+                  "        chk\n        other\n")
+    calls, held = run_reloads(first, second)
+    assert ("priority", "VI_1", "90") in calls[0]
+    assert calls[1] == []
+    assert held[1]["chk"] is held[0]["chk"]
+
+
+def test_a_new_weight_is_pushed_without_restarting_the_script(tmp_path: Path) -> None:
+    down = script(tmp_path, "down.sh", 1)
+    first = load(tmp_path, vrrp_script("chk", down), "        chk\n")
+    heavier = load(tmp_path, vrrp_script("chk", down, weight=-30), "        chk\n")
+    calls, held = run_reloads(first, heavier)
+    assert calls[1] == [("priority", "VI_1", "70")]
+    assert held[1]["chk"] is held[0]["chk"]
+
+
+def test_a_changed_interval_restarts_the_script_with_its_status(tmp_path: Path) -> None:
+    down = script(tmp_path, "down.sh", 1)
+    first = load(tmp_path, vrrp_script("chk", down, fall=3), "        chk\n")
+    slower = load(tmp_path, vrrp_script("chk", down, interval=2, fall=3), "        chk\n")
+    calls, held = run_reloads(first, slower)
+    assert ("priority", "VI_1", "90") in calls[0]
+    assert calls[1] == []  # still down: no blip back to 100
+    assert held[1]["chk"] is not held[0]["chk"]
+
+
+def test_a_removed_tracker_gives_the_priority_back(tmp_path: Path) -> None:
+    down = script(tmp_path, "down.sh", 1)
+    first = load(tmp_path, vrrp_script("chk", down), "        chk\n")
+    untracked = load(tmp_path, vrrp_script("chk", down), "")
+    calls, held = run_reloads(first, untracked)
+    assert calls[1] == [("priority", "VI_1", "100")]
+    assert held[1] == {}
+
+
+def test_stopped_by_a_reload_it_gives_the_configured_priority_back(tmp_path: Path) -> None:
+    down = script(tmp_path, "down.sh", 1)
+    config = load(tmp_path, vrrp_script("chk", down), "        chk\n")
+
+    async def main() -> list[tuple[str, ...]]:
+        host = Host(config)
+        service = TrackingService(config, LOG)
+        await service.start(host)  # type: ignore[arg-type]
+        await asyncio.sleep(0.3)
+        host.engine.calls.clear()
+        host.reloading = True  # the new config tracks nothing: the service goes
+        await service.stop()
+        return host.engine.calls
+
+    assert asyncio.run(main()) == [("priority", "VI_1", "100")]
