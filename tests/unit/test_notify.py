@@ -273,3 +273,77 @@ def test_a_script_that_is_not_executable_is_refused_once(tmp_path: Path, caplog:
     assert asyncio.run(main()) == [False, False, False]
     messages = [r.getMessage() for r in with_log.records]  # type: ignore[attr-defined]
     assert sum("is not an executable file" in m for m in messages) == 1
+
+
+class StatusEngine:
+    """The engine's status as the notifier reads it: VI_1 master at 100."""
+
+    def status(self) -> list[dict[str, object]]:
+        return [{"data": {"iname": "VI_1", "state": 2, "effective_priority": 100}}]
+
+
+class ReloadHost:
+    """The part of the daemon the notifier uses."""
+
+    def __init__(self, config: object) -> None:
+        self.config = config
+        self.engine = StatusEngine()
+        self.listeners: list[object] = []
+        self.running: list[object] = []
+        self.reloading = False
+        self.handover: dict[str, object] = {}
+
+
+def fifo_config(tmp_path: Path, notify_fifo: str, vrrp_fifo: str) -> object:
+    from fastvrrp.config import check_file
+
+    conf = tmp_path / f"k{len(list(tmp_path.glob('k*.conf')))}.conf"
+    conf.write_text(f"""global_defs {{
+    notify_fifo {notify_fifo}
+    vrrp_notify_fifo {vrrp_fifo}
+}}
+vrrp_instance VI_1 {{
+    interface lo0
+    virtual_router_id 1
+    priority 100
+    virtual_ipaddress {{
+        198.18.0.100/24
+    }}
+}}
+""")
+    result = check_file(str(conf), interfaces=frozenset({"lo0"}))
+    assert result.config is not None, result.report()
+    return result.config
+
+
+def test_reload_keeps_an_unchanged_fifo_open_and_replaces_a_moved_one(tmp_path: Path) -> None:
+    from fastvrrp.notify import VrrpNotifier
+
+    kept, moved, moved_to = tmp_path / "kept", tmp_path / "old", tmp_path / "new"
+    before = fifo_config(tmp_path, str(kept), str(moved))
+    after = fifo_config(tmp_path, str(kept), str(moved_to))
+
+    async def main() -> tuple[bool, bool, bytes]:
+        host = ReloadHost(before)
+        notifier = VrrpNotifier(before, LOG)  # type: ignore[arg-type]
+        await notifier.start(host)  # type: ignore[arg-type]
+        reader = os.open(kept, os.O_RDONLY | os.O_NONBLOCK)
+        first = notifier.fifos[0]
+        host.config = after
+        await notifier.reload(host)  # type: ignore[arg-type]
+        same = notifier.fifos[0] is first
+        await asyncio.sleep(0.05)
+        data = os.read(reader, 1 << 16)
+        # With a writer still holding it open and nothing to say, the read raises;
+        # end-of-file would read as b"".
+        with contextlib.suppress(BlockingIOError):
+            data += os.read(reader, 1 << 16) or b"<EOF>"
+        os.close(reader)
+        opened = stat.S_ISFIFO(os.stat(moved_to).st_mode)
+        await notifier.stop()
+        return same, opened, data
+
+    same, opened, data = asyncio.run(main())
+    assert same and opened
+    assert data == b'INSTANCE "VI_1" MASTER 100\n'  # from startup only: not again
+    assert not moved.exists()
