@@ -10,6 +10,7 @@ import itertools
 import os
 import select
 import socket
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -431,6 +432,40 @@ def test_update_instance_diffs_a_masters_vips_without_an_election(
     assert wait_state(r2, MASTER, timeout=2.0)
     assert status(r2)["data"]["base_priority"] == 200
     assert ("BACKUP", "MASTER", "preempt") in transitions(r2.events())
+
+
+def test_update_instance_keeps_the_master_through_interval_preempt_and_garp_changes(
+    lab: Lab, engine_in: EngineFactory
+) -> None:
+    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
+    r1.add_instance(spec(priority=150))
+    r2.add_instance(spec(priority=100))
+    r1.start()
+    r2.start()
+    assert wait_state(r1, MASTER) and wait_state(r2, BACKUP)
+    r1.events()
+    r2.events()
+
+    changed = {"advert_interval": 0.05, "preempt": False, "garp_master_refresh": 2.0}
+    with lab.capture(duration=1.5) as cap:
+        r1.update_instance("VI_1", spec(priority=150, **changed))
+        r2.update_instance("VI_1", spec(priority=100, **changed))
+        start = cap.wait_for(lambda p: p.kind is PacketKind.ADVERT and p.interval == 0.05, 1.0)
+        assert start is not None, "no advert with the new interval"
+        time.sleep(0.5)
+        packets = cap.stop()
+    adverts = [
+        p for p in packets
+        if p.kind is PacketKind.ADVERT and p.src_ip == "198.18.0.1" and p.time >= start.time
+    ]
+    # Still master, never handed over (no priority 0), adverts every 50 ms.
+    assert state(r1) == MASTER and state(r2) == BACKUP
+    assert all(p.priority == 150 and p.interval == 0.05 for p in adverts)
+    gaps = [b.time - a.time for a, b in itertools.pairwise(adverts)]
+    assert len(gaps) >= 5 and max(gaps) < 0.08
+    assert stat(r1, "pri_zero_sent") == 0 and stat(r1, "become_master") == 1
+    assert not transitions(r1.events()) and not transitions(r2.events())
+    assert status(r1)["data"]["adver_int"] == 0.05
 
 
 @pytest.mark.parametrize("mode", ["private", "bridge"])

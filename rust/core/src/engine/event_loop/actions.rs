@@ -51,7 +51,7 @@ impl Runtime {
     /// 1. every advert;
     /// 2. every VIP add, queued into ONE netlink message batch and sent (rtnetlink adds them
     ///    during that `sendmsg`, so they exist when it returns);
-    /// 3. every gratuitous batch;
+    /// 3. every instance's first gratuitous batch, then the repeats;
     /// 4. the netlink acks, read now (failures become warnings);
     /// 5. VIP removals and transitions, in order.
     ///
@@ -83,8 +83,21 @@ impl Runtime {
             self.rtnl.send_queued()
         };
         let send_ns = sys::monotonic_ns().saturating_sub(t0);
+        // Each instance's first gratuitous batch, then the repeats (`garp_master_repeat`): the
+        // last of 100 instances taking over does not wait behind 400 repeats of the others.
+        let mut first = std::mem::take(&mut self.first_garp);
+        first.clear();
+        self.garp_round = self.garp_round.wrapping_add(1);
+        let round = self.garp_round;
         for &(id, _, action) in batch {
-            if action != Action::SendGratuitous {
+            let is_first = action == Action::SendGratuitous
+                && self.slot_mut(id).is_some_and(|slot| {
+                    let new = slot.garp_round != round;
+                    slot.garp_round = round;
+                    new
+                });
+            first.push(is_first);
+            if !is_first {
                 continue;
             }
             self.send_gratuitous(id, now);
@@ -94,6 +107,12 @@ impl Runtime {
                 }
             }
         }
+        for (&(id, _, action), &was_first) in batch.iter().zip(&first) {
+            if action == Action::SendGratuitous && !was_first {
+                self.send_gratuitous(id, now);
+            }
+        }
+        self.first_garp = first;
         if !adds.is_empty() {
             self.finish_vip_adds(sent, &adds, send_ns);
         }

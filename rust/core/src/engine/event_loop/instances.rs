@@ -60,6 +60,7 @@ impl Runtime {
             takeover_garp_ns: 0,
             vip_add_ns: 0,
             takeover_due: None,
+            garp_round: 0,
         };
         // The tie-break needs our primary address: learn it before the FSM is built.
         if slot.spec.unicast_src.is_none() {

@@ -147,6 +147,8 @@ struct Slot {
     vip_add_ns: u64,
     /// A takeover's deadline, until its first gratuitous packet leaves (for `takeover_garp_ns`).
     takeover_due: Option<Timestamp>,
+    /// The `Runtime::garp_round` in which this instance last sent a gratuitous batch.
+    garp_round: u64,
     missing_source_reported: bool,
 }
 
@@ -195,6 +197,10 @@ pub struct Runtime {
     deferred: Vec<(Timestamp, usize)>,
     /// When the paused channels are watched again (see `pause_channel`).
     resume_at: Option<Timestamp>,
+    /// Counts `execute` calls, to find each instance's first gratuitous batch in one.
+    garp_round: u64,
+    /// Per action of the batch: whether it is its instance's first gratuitous batch.
+    first_garp: Vec<bool>,
     rxbuf: Vec<u8>,
     txbuf: Vec<u8>,
     frame: [u8; 128],
@@ -238,6 +244,8 @@ impl Runtime {
             vip_adds: Vec::new(),
             deferred: Vec::new(),
             resume_at: None,
+            garp_round: 0,
+            first_garp: Vec::with_capacity(64),
             rxbuf: vec![0; 4096],
             txbuf: vec![0; wire::vrrp::MAX_LEN + 64],
             frame: [0; 128],
