@@ -160,3 +160,85 @@ def test_stopped_by_a_reload_it_gives_the_configured_priority_back(tmp_path: Pat
         return host.engine.calls
 
     assert asyncio.run(main()) == [("priority", "VI_1", "100")]
+
+
+GROUPED = """\
+global_defs {{
+    vrrp_notify_fifo {fifo}
+}}
+{scripts}
+vrrp_sync_group G1 {{
+    group {{
+        VI_1
+        VI_2
+    }}
+}}
+vrrp_instance VI_1 {{
+    interface lo0
+    virtual_router_id 1
+    priority 100
+    virtual_ipaddress {{
+        198.18.0.100/24
+    }}
+    track_script {{
+        chk
+    }}
+}}
+vrrp_instance VI_2 {{
+    interface lo0
+    virtual_router_id 2
+    priority 100
+    virtual_ipaddress {{
+        198.18.0.101/24
+    }}
+}}
+"""
+
+
+class GroupEngine(RecordingEngine):
+    def status(self) -> list[dict[str, object]]:
+        return [{"data": {"iname": n, "state": 2, "effective_priority": 100}}
+                for n in ("VI_1", "VI_2")]
+
+
+def test_a_sync_group_is_not_announced_again_by_a_reload(tmp_path: Path) -> None:
+    import os
+
+    from fastvrrp.notify.vrrp import VrrpNotifier
+
+    up = script(tmp_path, "up.sh", 0)
+    fifo = tmp_path / "fifo"
+    configs = []
+    for weight in (-10, -20):
+        conf = tmp_path / f"g{weight}.conf"
+        conf.write_text(GROUPED.format(fifo=fifo, scripts=vrrp_script("chk", up, weight=weight)))
+        result = check_file(str(conf), interfaces=frozenset({"lo0"}))
+        assert result.config is not None, result.report()
+        configs.append(result.config)
+
+    async def main() -> list[str]:
+        host = Host(configs[0])
+        host.engine = GroupEngine()
+        notifier = VrrpNotifier(configs[0], LOG)
+        tracking = TrackingService(configs[0], LOG, notifier.runner, notifier)
+        for service in (notifier, tracking):
+            await service.start(host)  # type: ignore[arg-type]
+            host.running.append(service)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        await asyncio.sleep(0.2)
+        host.config = configs[1]
+        host.reloading = True
+        for service in (notifier, tracking):
+            await service.reload(host)  # type: ignore[arg-type]
+        host.reloading = False
+        await asyncio.sleep(0.2)
+        data = os.read(reader, 1 << 16).decode()
+        os.close(reader)
+        await tracking.stop()
+        await notifier.stop()
+        return data.splitlines()
+
+    lines = asyncio.run(main())
+    # Once each, from startup: the reload announces neither the instances nor the group.
+    assert lines == ['INSTANCE "VI_1" MASTER 100', 'INSTANCE "VI_2" MASTER 100',
+                     'GROUP "G1" MASTER 0']

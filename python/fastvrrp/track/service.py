@@ -166,6 +166,10 @@ class TrackingService:
         """Take the first readings, push them, then follow trackers and engine events."""
         self._daemon = daemon
         self._engine = daemon.engine
+        # Started by a reload, the notifier that runs may be the old one, kept: use it.
+        running = [s for s in getattr(daemon, "running", []) if isinstance(s, VrrpNotifier)]
+        if running:
+            self.notifier = running[0]
         if self._engine is not None:
             for entry in self._engine.status():
                 data = entry.get("data")
@@ -214,7 +218,7 @@ class TrackingService:
         self._engine = daemon.engine
         self.runner.update(new.global_defs)
         self.notifier = next(
-            (s for s in daemon.running if isinstance(s, VrrpNotifier)), None)
+            (s for s in getattr(daemon, "running", []) if isinstance(s, VrrpNotifier)), None)
 
         scripts = {b.name: b for b in new.vrrp_scripts}
         files = {b.name: b for b in new.track_files}
