@@ -332,3 +332,60 @@ def test_reload_adding_a_server_keeps_the_others_state_and_entries(nat: NatLab,
     assert "2 checkers kept, 1 started, 0 stopped" in daemon.log_text(), daemon.log_text()
     assert len(answers) == 300 and "error" not in answers, answers
     assert set(answers) == {"rs2", "sorry"}, answers  # rs1 never, rs2 throughout
+
+
+def test_a_verdict_changes_only_its_servers_elements(netns_ready: str | None) -> None:
+    # NftablesDataplane.change: one small transaction touching the server's dests element and
+    # the slots it loses or gains; a full apply afterwards finds nothing left to do.
+    if netns_ready is not None:
+        pytest.skip(netns_ready)
+    from fastvrrp.lvs.nftables import NftablesDataplane
+    from fastvrrp.lvs.table import Destination, Service, ServiceKey
+
+    name = "fvch" + secrets.token_hex(3)
+    netns.create([name])
+    key = ServiceKey("inet", "tcp", VIP, 80)
+    servers = [Destination(f"198.18.1.{10 + i}", 80, 1) for i in range(4)]
+
+    def slots() -> list[str]:
+        out = subprocess.run(["nft", "-j", "list", "map", "ip", "fastvrrp",
+                              "svc_tcp_198_18_0_100_80_slots"], capture_output=True, text=True,
+                             check=True).stdout
+        elems = next(o["map"] for o in json.loads(out)["nftables"] if "map" in o)["elem"]
+        return [address for _, address in sorted(elems)]
+
+    def scenario() -> list[object]:
+        plane = NftablesDataplane()
+        seen: list[object] = []
+        for sched in ("rr", "wrr"):
+            plane.apply([Service(key, sched, destinations=tuple(servers))])
+            full = slots()
+            down = Destination("198.18.1.11", 80, 0)
+            seen.append(plane.change(key, servers[1], down))
+            seen.append((len(plane.last_commands), slots(), destinations_of()))
+            seen.append(plane.change(key, down, servers[1]))
+            after = slots()
+            seen.append(sorted(after) == sorted(full))
+            plane.apply([Service(key, sched, destinations=tuple(servers))])
+            seen.append(plane.last_commands)  # unchanged: nothing was sent
+            plane.release()
+            plane = NftablesDataplane()
+        return seen
+
+    def destinations_of() -> str:
+        return subprocess.run(["nft", "list", "set", "ip", "fastvrrp",
+                               "svc_tcp_198_18_0_100_80_dests"], capture_output=True, text=True,
+                              check=True).stdout
+
+    try:
+        seen = netns.run_in(name, scenario)
+    finally:
+        netns.delete([name])
+    for offset in (0, 5):
+        assert seen[offset] is True
+        count, after_down, dests = seen[offset + 1]  # type: ignore[misc]
+        assert count == 4  # dests delete + add (weight 0), slot delete + add
+        assert "198.18.1.11" not in after_down and len(after_down) == 4, after_down
+        assert '198.18.1.11 . 80 comment "weight 0"' in dests, dests
+        assert seen[offset + 2] is True and seen[offset + 3] is True
+        assert seen[offset + 4] == [], seen[offset + 4]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections import Counter
 
 from fastvrrp.check.base import Outcome
 from fastvrrp.config import model as m
@@ -405,3 +406,39 @@ def test_reload_keeps_unchanged_servers_and_their_checkers() -> None:
     assert seen == ["RS [198.18.1.3]:tcp:80 [198.18.0.100]:tcp:80 DOWN"]  # only the removed one
     assert table == [("198.18.1.1", 1), ("198.18.1.4", 1), ("198.18.1.5", 1)]
     assert same and changed
+
+
+def test_slot_index_moves_only_the_servers_slots_and_keeps_shares_even() -> None:
+    from fastvrrp.lvs.nftables import SlotIndex
+
+    slots = [f"10.0.0.{i % 8}" for i in range(16)]  # 8 servers, 2 slots each
+    index = SlotIndex.of(slots, {f"10.0.0.{i}": 1 for i in range(8)}, weighted=False)
+    assert index is not None
+    moves = index.leave("10.0.0.3")
+    assert moves is not None and sorted(moves) == [3, 11]  # only its two slots move
+    assert len(set(moves.values())) == 2  # to two different servers
+    for slot, target in moves.items():
+        slots[slot] = target
+    moves = index.join("10.0.0.3", 1)
+    assert moves is not None and len(moves) == 2 and set(moves.values()) == {"10.0.0.3"}
+    for slot, target in moves.items():
+        slots[slot] = target
+    assert sorted(Counter(slots).values()) == [2] * 8
+
+
+def test_slot_index_follows_weights() -> None:
+    from fastvrrp.lvs.nftables import SlotIndex
+
+    slots = ["a"] * 6 + ["b"] * 2 + ["c"] * 2
+    index = SlotIndex.of(slots, {"a": 3, "b": 1, "c": 1}, weighted=True)
+    assert index is not None
+    moves = index.leave("a")
+    assert moves is not None
+    for slot, target in moves.items():
+        slots[slot] = target
+    assert Counter(slots) == Counter({"b": 5, "c": 5})
+    moves = index.join("a", 3)
+    assert moves is not None
+    for slot, target in moves.items():
+        slots[slot] = target
+    assert Counter(slots) == Counter({"a": 6, "b": 2, "c": 2})

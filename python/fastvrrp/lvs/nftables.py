@@ -12,6 +12,7 @@ Each change is one transaction that rewrites only the chains whose content chang
 from __future__ import annotations
 
 import hashlib
+import heapq
 import logging
 import math
 import re
@@ -310,6 +311,104 @@ def _in(family: str) -> Json:
 
 
 @dataclass
+class SlotIndex:
+    """Where each live address sits in one service's slot map, and its share weight: what a
+    verdict needs to move only that server's slots.
+
+    Two lazy heaps find the address with the fewest and the most slots per weight without a
+    scan: an entry is current while its address still holds that count at that weight.
+    """
+
+    weighted: bool
+    positions: dict[str, list[int]] = field(default_factory=dict)
+    weights: dict[str, int] = field(default_factory=dict)
+    low: list[tuple[float, str, int, int]] = field(default_factory=list)
+    high: list[tuple[float, str, int, int]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, slots: list[str], weights: dict[str, int], weighted: bool) -> SlotIndex | None:
+        """The index of a map; None when a live address has no slot or a slot no weight."""
+        index = cls(weighted)
+        for slot, address in enumerate(slots):
+            index.positions.setdefault(address, []).append(slot)
+        index.weights = {a: index.share(w) for a, w in weights.items()
+                         if a in index.positions}
+        if set(index.weights) != set(index.positions) or 0 in index.weights.values():
+            return None
+        index.low = [index._entry(a, 1) for a in index.positions]
+        index.high = [index._entry(a, -1) for a in index.positions]
+        heapq.heapify(index.low)
+        heapq.heapify(index.high)
+        return index
+
+    def share(self, weight: int) -> int:
+        """The weight a destination's slots follow: its own (wrr, hashes) or 1 (rr)."""
+        return (weight if self.weighted else 1) if weight > 0 else 0
+
+    def _entry(self, address: str, sign: int) -> tuple[float, str, int, int]:
+        count, weight = len(self.positions[address]), self.weights[address]
+        return (sign * count / weight, address, count, weight)
+
+    def _pop(self, heap: list[tuple[float, str, int, int]]) -> str | None:
+        while heap:
+            _, address, count, weight = heapq.heappop(heap)
+            held = self.positions.get(address)
+            if held is not None and len(held) == count and self.weights.get(address) == weight:
+                return address
+        return None
+
+    def _move(self, slot: int, source: str | None, target: str) -> None:
+        if source is not None:
+            self.positions[source].remove(slot)
+        self.positions.setdefault(target, []).append(slot)
+        for address in (source, target):
+            if address is not None and address in self.weights and self.positions[address]:
+                heapq.heappush(self.low, self._entry(address, 1))
+                heapq.heappush(self.high, self._entry(address, -1))
+
+    def leave(self, address: str) -> dict[int, str] | None:
+        """Give `address`'s slots to the addresses holding the fewest per weight."""
+        given = self.positions.get(address)
+        if given is None or len(self.positions) < 2:
+            return None  # the map would empty: the rule changes
+        del self.weights[address]
+        moves: dict[int, str] = {}
+        for slot in list(given):
+            target = self._pop(self.low)
+            if target is None:
+                return None
+            self._move(slot, address, target)
+            moves[slot] = target
+        del self.positions[address]
+        return moves
+
+    def join(self, address: str, weight: int) -> dict[int, str] | None:
+        """Take `address`'s share of slots from the addresses holding the most per weight."""
+        size = sum(len(p) for p in self.positions.values())
+        wanted = size * weight // (sum(self.weights.values()) + weight)
+        if wanted < 1 or address in self.positions:
+            return None  # the map is too small for it: the rule changes
+        self.weights[address] = weight
+        moves: dict[int, str] = {}
+        for _ in range(wanted):
+            donor = self._pop(self.high)
+            if donor is None or len(self.positions[donor]) <= 1:
+                return None
+            slot = self.positions[donor][-1]
+            self._move(slot, donor, address)
+            moves[slot] = address
+        return moves
+
+    def compact(self) -> None:
+        """Drop stale heap entries once they outnumber the live ones."""
+        if len(self.low) > 4 * len(self.positions) + 64:
+            self.low = [self._entry(a, 1) for a in self.positions]
+            self.high = [self._entry(a, -1) for a in self.positions]
+            heapq.heapify(self.low)
+            heapq.heapify(self.high)
+
+
+@dataclass
 class NftablesDataplane:
     """Keeps fastvrrp's nftables tables equal to the services it is given."""
 
@@ -319,11 +418,96 @@ class NftablesDataplane:
     applied: dict[str, FamilyRuleset] = field(default_factory=dict)
     #: The last transaction sent, for tests and debugging.
     last_commands: list[Json] = field(default_factory=list)
+    #: Per slot map of a service that change() can update: the map's port and scheduler kind.
+    changeable: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    #: Slot indexes of those maps, built on their first change() after an apply().
+    indexes: dict[str, SlotIndex] = field(default_factory=dict)
+
+    def change(self, key: ServiceKey, old: Destination | None, new: Destination | None) -> bool:
+        """One destination of one service changed (a checker verdict): update only its dests
+        element and the slots it gains or loses, in one small transaction.
+
+        Returns False, having changed nothing, when that is not enough (persistence, a map that
+        would empty or grow, a live weight change...): the caller then calls apply().
+        """
+        family = "ip6" if key.family == "inet6" else "ip"
+        ruleset = self.applied.get(family)
+        chain = chain_name(key)
+        name, dests_name = f"{chain}_slots", f"{chain}_dests"
+        kind = self.changeable.get(name)
+        if ruleset is None or kind is None or self.nft is None or old == new:
+            return old == new and ruleset is not None
+        port, weighted = kind
+        weights = ruleset.dests.get(dests_name)
+        slots = ruleset.maps.get(name)
+        if weights is None or slots is None:
+            return False
+        for dest in (old, new):
+            if dest is not None and (dest.port != port or dest.method != "NAT"):
+                return False
+        index = self.indexes.get(name)
+        if index is None:
+            index = SlotIndex.of(slots, {a: w for (a, _), w in weights.items()}, weighted)
+            if index is None:
+                return False
+            self.indexes[name] = index
+        before = index.share(old.weight) if old is not None else 0
+        after = index.share(new.weight) if new is not None else 0
+        moves: dict[int, str] | None = {}
+        address = (new or old).address  # type: ignore[union-attr]
+        if before != after and before and after:
+            return False  # a live weight change: let the full build spread it
+        if before and not after:
+            moves = index.leave(address)
+        elif after and not before:
+            moves = index.join(address, after)
+        if moves is None:
+            # The index may be half-moved: forget it (the next change rebuilds it).
+            del self.indexes[name]
+            return False
+        table = _in(family)
+        commands: list[Json] = []
+        if old is not None:
+            commands.append({"delete": {"element": {**table, "name": dests_name, "elem": [
+                {"concat": [old.address, old.port or 0]}]}}})
+        if new is not None:
+            commands.append({"add": {"element": {**table, "name": dests_name, "elem": [
+                {"elem": {"val": {"concat": [new.address, new.port or 0]},
+                          "comment": f"weight {new.weight}"}}]}}})
+        if moves:
+            changed = sorted(moves)
+            commands.append({"delete": {"element": {**table, "name": name, "elem": changed}}})
+            commands.append({"add": {"element": {**table, "name": name,
+                                                 "elem": [[i, moves[i]] for i in changed]}}})
+        try:
+            self.nft.run(commands)
+        except NftError:
+            # The kernel did not take it: rebuild the whole family's table on the next apply.
+            self.indexes.clear()
+            del self.applied[family]
+            raise
+        self.last_commands = commands
+        if old is not None:
+            weights.pop((old.address, old.port or 0), None)
+        if new is not None:
+            weights[(new.address, new.port or 0)] = new.weight
+        for slot, target in moves.items():
+            slots[slot] = target
+        index.compact()
+        return True
 
     def apply(self, services: Sequence[Service]) -> None:
         """Rewrite the chains that differ from what was applied last, in one transaction."""
         if self.nft is None:
             self.nft = Nft()
+        self.indexes.clear()
+        self.changeable = {}
+        changeable = {
+            f"{chain_name(s.key)}_slots": (s.destinations[0].port or 0, s.scheduler != "rr")
+            for s in services
+            if not s.persistence_timeout and s.method == "NAT" and s.destinations
+            and s.destinations[0].port and all(d.port == s.destinations[0].port
+                                               and d.method == "NAT" for d in s.destinations)}
         commands: list[Json] = []
         declarations = ""
         wanted: dict[str, FamilyRuleset] = {}
@@ -336,6 +520,8 @@ class NftablesDataplane:
             declarations += map_declarations(before, wanted[family])
             commands += diff_commands(before, wanted[family])
         if not commands:
+            self.changeable = changeable
+            self.last_commands = []
             return
         fresh = [family for family in wanted if family not in self.applied]
         if declarations or fresh:
@@ -346,6 +532,7 @@ class NftablesDataplane:
         self.nft.run(commands)
         self.last_commands = commands
         self.applied = wanted
+        self.changeable = changeable
 
     def release(self, keep: bool = False) -> None:
         """Delete fastvrrp's tables (unless `keep`), leaving the rest of the ruleset alone."""

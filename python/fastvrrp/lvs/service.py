@@ -22,7 +22,7 @@ from fastvrrp.config import model as m
 from fastvrrp.lvs.ipvs import IpvsDataplane, ipvs_available
 from fastvrrp.lvs.nftables import NftablesDataplane
 from fastvrrp.lvs.state import LoadBalancer, Notice, RealServerState, VirtualServerState
-from fastvrrp.lvs.table import Dataplane
+from fastvrrp.lvs.table import Dataplane, Destination
 from fastvrrp.notify.fifo import FifoWriter
 from fastvrrp.notify.runner import ScriptRunner
 from fastvrrp.notify.smtp import Alert, SmtpAlerter, router_id
@@ -78,7 +78,7 @@ def settings(value: object) -> object:
 def probe_settings(config: m.Config) -> object:
     """What probes read outside their checker block: a change restarts every checker."""
     g = config.global_defs
-    return settings((g.smtp_helo_name, getattr(g, "ssl", None), config.track_files))
+    return settings((g.smtp_helo_name, config.ssl, config.track_files))
 
 
 class AddressPresence:
@@ -228,6 +228,8 @@ class LoadBalancerService:
             ref, old_ref = new.checkers[new_id], self.state.checkers[old_id]
             self._copy_checker(self.state.servers[old_ref.vs].real[old_ref.rs], old_ref.checker,
                                new.servers[ref.vs].real[ref.rs], ref.checker)
+        for vs_state in new.servers:
+            vs_state.forget_weights()
         for old_vs, vs_state in pairs:
             gone = {rs_key(r.server): r for r in old_vs.real}
             for rs_state in vs_state.real:
@@ -316,10 +318,30 @@ class LoadBalancerService:
             self.logger.info("%s success.", label)
         else:
             self.logger.info("%s failed: %s", label, reason)
+        ref = self.state.checkers[ident]
+        vs_state = self.state.servers[ref.vs]
+        rs_state = vs_state.real[ref.rs]
+        quorum_up, before = vs_state.quorum_up, vs_state.destination(rs_state)
         notices = self.state.verdict(ident, up, outcome)
-        self._apply()
+        after = vs_state.destination(rs_state)
+        # Only this server's entries change unless the quorum (sorry server) moved.
+        if vs_state.quorum_up != quorum_up or not self._change(vs_state, before, after):
+            self._apply()
         self.apply_latencies.append(time.perf_counter() - started)
         self._dispatch(notices)
+
+    def _change(self, vs_state: VirtualServerState, before: Destination | None,
+                after: Destination | None) -> bool:
+        """Apply one real server's new destination alone, if the dataplane can (nftables)."""
+        change = getattr(self.dataplane, "change", None)
+        if change is None or (vs_state.server.sorry_server is not None
+                              and not vs_state.quorum_up):
+            return False
+        try:
+            return all(change(key, before, after) for key in vs_state.keys)
+        except Exception as exc:  # fall back to the full diff, which also retries
+            self.logger.warning("LVS dataplane change: %s", exc)
+            return False
 
     def _apply(self) -> None:
         assert self.dataplane is not None

@@ -126,10 +126,21 @@ class VirtualServerState:
         return Destination(state.server.ip, self._rs_port(state.server), 0).label(
             self.server.protocol.lower())
 
+    #: live_weight, kept up to date by verdict() (None: to be summed again).
+    _live_weight: int | None = None
+
     @property
     def live_weight(self) -> int:
         """The weight of the alive real servers, which the quorum is compared with."""
-        return sum(r.weight for r in self.real if r.alive)
+        if self._live_weight is None:
+            self._live_weight = sum(r.weight for r in self.real if r.alive)
+        return self._live_weight
+
+    def forget_weights(self) -> None:
+        """Real servers' states were changed other than by verdict(): sum again."""
+        self._live_weight = None
+        for state in self.real:
+            state.changed()
 
     def start(self) -> list[Notice]:
         """The initial verdict: quorum from the servers alive at start."""
@@ -145,6 +156,7 @@ class VirtualServerState:
         """A checker changed verdict (or, up, reported a new dynamic weight)."""
         state = self.real[rs_index]
         was_alive, old_weight = state.alive, state.weight
+        live = self.live_weight - (old_weight if was_alive else 0)
         state.changed()
         if up:
             state.failed.discard(checker_index)
@@ -154,6 +166,7 @@ class VirtualServerState:
                 state.weight_delta[checker_index] = outcome.weight_delta
         else:
             state.failed.add(checker_index)
+        self._live_weight = live + (state.weight if state.alive else 0)
         notices: list[Notice] = []
         if state.alive != was_alive:
             notices += self._rs_notices(state, state.alive)
@@ -184,15 +197,10 @@ class VirtualServerState:
                                      vs.lvs_method))
         else:
             for state in self.real:
-                if state.destination is None:
-                    rs = state.server
-                    if state.alive or rs.inhibit_on_failure or vs.inhibit_on_failure:
-                        weight = state.weight if state.alive else 0
-                        state.destination = Destination(rs.ip, self._rs_port(rs), weight,
-                                                        rs.lvs_method or vs.lvs_method)
-                    else:
-                        continue
-                dests.append(state.destination)
+                dest = state.destination if state.destination is not None \
+                    else self.destination(state)
+                if dest is not None:
+                    dests.append(dest)
             if sorry is not None and vs.sorry_server_inhibit:
                 dests.append(Destination(sorry[0], sorry[1] if sorry[1] is not None else vs.port,
                                          0, vs.lvs_method))
@@ -201,6 +209,17 @@ class VirtualServerState:
                         tuple(d if d.port is not None or key.port is None
                               else self._port_for(d, key) for d in dests))
                 for key in self.keys]
+
+    def destination(self, state: RealServerState) -> Destination | None:
+        """What one real server contributes to the table (None: absent), ignoring the sorry
+        server; cached on the server's state until it changes."""
+        if state.destination is None:
+            rs, vs = state.server, self.server
+            if state.alive or rs.inhibit_on_failure or vs.inhibit_on_failure:
+                weight = state.weight if state.alive else 0
+                state.destination = Destination(rs.ip, self._rs_port(rs), weight,
+                                                rs.lvs_method or vs.lvs_method)
+        return state.destination
 
     def _rs_port(self, rs: m.RealServer) -> int | None:
         return rs.port if rs.port is not None else self.server.port
