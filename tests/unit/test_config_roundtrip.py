@@ -51,6 +51,15 @@ def test_samples_and_seed_round_trip() -> None:
         assert comparable(to_jsonable(again)) == comparable(to_jsonable(config)), text
 
 
+def test_the_ssl_block_round_trips() -> None:
+    ssl = m.SslSettings(password="secret", ca="/etc/ssl/ca.pem", certificate="/etc/ssl/c.pem",
+                        key="/etc/ssl/c.key")
+    config = m.Config(global_defs=m.GlobalDefs(), ssl=ssl)
+    again, text = read_back(config)
+    assert "SSL {" in text
+    assert comparable(to_jsonable(again.ssl)) == comparable(to_jsonable(ssl))
+
+
 # --- generated models ----------------------------------------------------------------------
 
 names = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,8}", fullmatch=True)

@@ -372,6 +372,11 @@ def render(config: m.Config) -> str:
     """The config as keepalived.conf text."""
     w = _Writer()
     _globals(w, config.global_defs)
+    if config.ssl is not None:
+        w.open("SSL")
+        for keyword in ("password", "ca", "certificate", "key"):
+            w.opt(keyword, getattr(config.ssl, keyword))
+        w.close()
     for static, entries in (("static_ipaddress", config.static_ipaddress),):
         if entries:
             w.open(static)
