@@ -103,3 +103,26 @@ def test_a_changed_script_interval_takes_effect(lab: Lab) -> None:
     assert runs_in(2.5) >= 2
     assert effective_priority(lab) == 150
     assert "VRRP_Script(chk_count) changed" in r1.log_text()
+
+
+def test_a_track_file_keeps_its_value_and_its_watch_across_a_reload(lab: Lab) -> None:
+    value = Path(lab.workdir) / "weight"
+    value.write_text("2\n")
+
+    def conf(router_id: str) -> str:
+        # init_file with overwrite: written at startup only, never again by a reload.
+        block = (f'track_file tf {{\n    file "{value}"\n    weight -10\n'
+                 f"    init_file 0 overwrite\n}}\n")
+        text = instance_conf(150, extra=globals_block(router_id) + block)
+        return text.replace("    }\n}", "    }\n    track_file {\n        tf\n    }\n}")
+
+    r1 = start(lab, "r1", conf("before"))
+    assert lab.wait_for(lambda: ready(lab, "r1"), 10)
+    assert value.read_text().strip() == "0"
+    value.write_text("2\n")
+    assert lab.wait_for(lambda: effective_priority(lab) == 130, 5), r1.log_text()
+    reload_with(lab, r1, conf("after"))
+    assert value.read_text().strip() == "2"
+    assert effective_priority(lab) == 130
+    value.write_text("1\n")  # still watched after the reload
+    assert lab.wait_for(lambda: effective_priority(lab) == 140, 5), r1.log_text()
