@@ -377,8 +377,9 @@ impl Runtime {
         block
     }
 
-    /// Receive coalescing: while no instance is master, a channel that has just been read is
-    /// not watched for [`RECEIVE_COALESCE`]; what arrives meanwhile is read in one go then (or
+    /// Receive coalescing: while no instance is master (and every backup's Skew_Time is at
+    /// least twice the pause), a channel that has just been read is not watched for
+    /// [`RECEIVE_COALESCE`]; what arrives meanwhile is read in one go then (or
     /// before any deadline fires). A backup's timers count from each advert's kernel receive
     /// stamp, so reading later changes no deadline; it only saves the wake-ups (a master
     /// sending 255 adverts in a burst woke the backup for nearly every one). A master reads at
@@ -390,12 +391,22 @@ impl Runtime {
         else {
             return;
         };
-        let any_master = self
-            .slots
-            .iter()
-            .flatten()
-            .any(|s| s.fsm.state() == State::Master);
-        if any_master {
+        // A priority-0 advert shortens a backup's timer to Skew_Time: reading it late must not
+        // push the takeover past it, so only coalesce while every Skew_Time is well above the
+        // pause.
+        let may_wait = self.slots.iter().flatten().all(|s| match s.fsm.state() {
+            State::Master => false,
+            State::Backup => {
+                let skew = crate::fsm::skew_time(
+                    s.spec.version,
+                    s.fsm.effective_priority(),
+                    s.fsm.master_advert_interval_cs(),
+                );
+                skew >= RECEIVE_COALESCE * 2
+            }
+            State::Initialize | State::Fault => true,
+        });
+        if !may_wait {
             return;
         }
         let Some(Some(ch)) = self.channels.get_mut(idx) else {
