@@ -78,6 +78,10 @@
 //! - **Statistics** ([`Stats`], keepalived's names): `advert_sent` and `pri_zero_sent` count adverts the FSM
 //!   asked for (the engine's send errors are its own counters). `release_master` counts Master → Backup and
 //!   Master → Fault, not shutdown.
+//! - **Reload** ([`Instance::reconfigure`]): a new configuration is taken in place, the state, the master
+//!   followed and the running timers kept (a master stays master through interval, preempt, preempt delay or
+//!   gratuitous changes); timers move by the change in their interval. [`Instance::set_primary_address`]
+//!   follows a change of the interface's primary address for the tie-break.
 //! - **Fault and Unfault are levels**: the engine aggregates its fault sources (interface, trackers, sync
 //!   group) and sends `Fault` when the first appears and `Unfault` when the last clears; repeats are no-ops.
 //!   A fault before startup is remembered: `Startup` then enters Fault. `Shutdown` forgets it: the next
