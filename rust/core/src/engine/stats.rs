@@ -1,6 +1,10 @@
 //! The engine's own per-instance counters (the packet-level drops the FSM never sees) and the advert
 //! send-lateness histogram behind the jitter metric.
 
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::timer::Timestamp;
 use crate::wire::vrrp::Error as WireError;
 
 /// Drops counted before an advert reaches the FSM. keepalived's names where keepalived has one.
@@ -55,6 +59,50 @@ pub const LATENESS_BOUNDS_US: [u64; 12] = [
     10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000,
 ];
 
+/// The status keys of the lateness buckets, one per bound of [`LATENESS_BOUNDS_US`] (counts per
+/// bucket, not cumulative), so a scraper can rebuild the histogram.
+pub const LATENESS_BUCKET_KEYS: [&str; 12] = [
+    "advert_lateness_le_10_us",
+    "advert_lateness_le_20_us",
+    "advert_lateness_le_50_us",
+    "advert_lateness_le_100_us",
+    "advert_lateness_le_200_us",
+    "advert_lateness_le_500_us",
+    "advert_lateness_le_1000_us",
+    "advert_lateness_le_2000_us",
+    "advert_lateness_le_5000_us",
+    "advert_lateness_le_10000_us",
+    "advert_lateness_le_20000_us",
+    "advert_lateness_le_50000_us",
+];
+
+/// Other routers heard advertising for our VRID while we were master: a split brain when any
+/// is recent. Empty (no allocation) in the normal case.
+#[derive(Debug, Default)]
+pub struct OtherMasters {
+    heard: Vec<(IpAddr, Timestamp)>,
+}
+
+impl OtherMasters {
+    /// Note an advert from `src` received while master; sources quiet for `window` are forgotten.
+    pub fn heard(&mut self, src: IpAddr, now: Timestamp, window: Duration) {
+        self.heard
+            .retain(|(_, at)| now.saturating_duration_since(*at) <= window);
+        match self.heard.iter_mut().find(|(a, _)| *a == src) {
+            Some(entry) => entry.1 = now,
+            None => self.heard.push((src, now)),
+        }
+    }
+
+    /// How many distinct sources were heard within `window` before `now`.
+    pub fn count(&self, now: Timestamp, window: Duration) -> usize {
+        self.heard
+            .iter()
+            .filter(|(_, at)| now.saturating_duration_since(*at) <= window)
+            .count()
+    }
+}
+
 /// How late adverts left compared with when the FSM scheduled them (send time − deadline).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lateness {
@@ -101,6 +149,38 @@ impl Lateness {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn other_masters_counts_distinct_recent_sources() {
+        use super::OtherMasters;
+        use crate::timer::Timestamp;
+        use std::net::{IpAddr, Ipv4Addr};
+        use std::time::Duration;
+
+        let a = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 2));
+        let b = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 3));
+        let window = Duration::from_secs(1);
+        let at = |ms: u64| Timestamp::from_nanos(ms * 1_000_000);
+        let mut seen = OtherMasters::default();
+        assert_eq!(seen.count(at(0), window), 0);
+        seen.heard(a, at(0), window);
+        seen.heard(a, at(100), window);
+        seen.heard(b, at(200), window);
+        assert_eq!(seen.count(at(300), window), 2);
+        // a was last heard at 100 ms: gone after the window, b still counts.
+        assert_eq!(seen.count(at(1_150), window), 1);
+        assert_eq!(seen.count(at(1_300), window), 0);
+    }
+
+    #[test]
+    fn lateness_bucket_keys_name_the_bounds() {
+        for (key, bound) in super::LATENESS_BUCKET_KEYS
+            .iter()
+            .zip(super::LATENESS_BOUNDS_US)
+        {
+            assert_eq!(*key, format!("advert_lateness_le_{bound}_us"));
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -61,6 +61,7 @@ impl Runtime {
             vip_add_ns: 0,
             takeover_due: None,
             garp_round: 0,
+            other_masters: OtherMasters::default(),
         };
         // The tie-break needs our primary address: learn it before the FSM is built.
         if slot.spec.unicast_src.is_none() {

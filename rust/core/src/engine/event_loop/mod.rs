@@ -29,7 +29,7 @@ use std::sync::{Mutex, PoisonError};
 use super::netlink::{self, AddrOp, AddrRequest, Change, Link, Rtnl, RtnlEvents};
 use super::socket::{self, group, is_link_local, split_ipv4};
 use super::spec::{Event, InstanceSpec, InstanceStatus, IpFamily, Vip};
-use super::stats::{Lateness, PacketStats};
+use super::stats::{Lateness, OtherMasters, PacketStats};
 use super::sys;
 use super::EngineError;
 use crate::fsm::{
@@ -150,6 +150,8 @@ struct Slot {
     /// The `Runtime::garp_round` in which this instance last sent a gratuitous batch.
     garp_round: u64,
     missing_source_reported: bool,
+    /// Other masters heard while we were master (the split-brain gauge).
+    other_masters: OtherMasters,
 }
 
 impl Slot {

@@ -265,6 +265,13 @@ impl Runtime {
             .copied();
         let vrid = slot.spec.vrid;
         let their_interval = advert.interval_cs;
+        if slot.fsm.state() == State::Master && advert.priority > 0 {
+            let window = slot.fsm.master_down_interval();
+            if let Some(slot) = self.slot_mut(id) {
+                slot.other_masters.heard(src, now, window);
+            }
+        }
+        let Some(slot) = self.slot(id) else { return };
         let before = *slot.fsm.stats();
         let input = Input::AdvertReceived {
             src,

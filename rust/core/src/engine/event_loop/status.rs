@@ -1,6 +1,7 @@
 //! The status of every instance, in keepalived's JSON vocabulary.
 
 use super::*;
+use crate::engine::stats::LATENESS_BUCKET_KEYS;
 
 impl Runtime {
     pub fn status(&self) -> Vec<InstanceStatus> {
@@ -72,8 +73,22 @@ fn status_of(slot: &Slot) -> InstanceStatus {
                 lateness.quantile_bound_us(0.99).unwrap_or(0),
             ),
             ("advert_lateness_max_us", lateness.max_ns / 1_000),
+            ("advert_lateness_sum_ns", lateness.sum_ns),
             ("takeover_garp_ns", slot.takeover_garp_ns),
             ("vip_add_ns", slot.vip_add_ns),
-        ],
+            ("other_masters", other_masters(slot)),
+        ]
+        .into_iter()
+        .chain(LATENESS_BUCKET_KEYS.into_iter().zip(lateness.buckets))
+        .collect(),
     }
+}
+
+/// Other masters heard within Master_Down while we are master; 0 when we are not.
+fn other_masters(slot: &Slot) -> u64 {
+    if slot.fsm.state() != State::Master {
+        return 0;
+    }
+    slot.other_masters
+        .count(now(), slot.fsm.master_down_interval()) as u64
 }
