@@ -52,6 +52,14 @@ SWITCH_SYSCTLS = {
     "net.ipv6.conf.all.disable_ipv6": "1",
     "net.ipv6.conf.default.disable_ipv6": "1",
 }
+# A plain L2 switch: bridged frames skip iptables/ip6tables/arptables (br_netfilter). Otherwise
+# the kernel charges that filtering of every multicast advert to the daemon that sent it, which
+# no real switch would.
+SWITCH_BRIDGE_SYSCTLS = {
+    "net.bridge.bridge-nf-call-iptables": "0",
+    "net.bridge.bridge-nf-call-ip6tables": "0",
+    "net.bridge.bridge-nf-call-arptables": "0",
+}
 
 
 class LabError(RuntimeError):
@@ -244,6 +252,7 @@ class Lab:
         )
         netns.create(self._created)
         netns.write_sysctls(sw, SWITCH_SYSCTLS)
+        netns.write_sysctls(sw, SWITCH_BRIDGE_SYSCTLS, optional=True)
         for host in self.hosts:
             netns.write_sysctls(self.namespace(host), HOST_SYSCTLS)
 

@@ -106,12 +106,18 @@ def open_socket(name: str, family: int, kind: int, proto: int = 0) -> socket.soc
     return run_in(name, lambda: socket.socket(family, kind, proto))
 
 
-def write_sysctls(name: str, values: Mapping[str, str]) -> None:
-    """Write sysctls ("net.ipv6.conf.all.accept_dad" style keys) inside namespace `name`."""
+def write_sysctls(name: str, values: Mapping[str, str], *, optional: bool = False) -> None:
+    """Write sysctls ("net.ipv6.conf.all.accept_dad" style keys) inside namespace `name`.
+
+    With `optional`, a sysctl this kernel does not have is skipped.
+    """
 
     def write() -> None:
         for key, value in values.items():
-            with open("/proc/sys/" + key.replace(".", "/"), "w") as f:
+            path = "/proc/sys/" + key.replace(".", "/")
+            if optional and not os.path.exists(path):
+                continue
+            with open(path, "w") as f:
                 f.write(value)
 
     run_in(name, write)
