@@ -96,6 +96,7 @@ class InstanceSpec:
         lower_prio_no_advert: bool = False,
         higher_prio_send_advert: bool = False,
         down_timer_adverts: int = 3,
+        sync_group: str | None = None,
     ) -> InstanceSpec: ...
     @property
     def name(self) -> str: ...

@@ -85,6 +85,7 @@ def instance_spec(instance: VrrpInstance, global_defs: GlobalDefs) -> InstanceSp
             else global_defs.vrrp_garp_interval
         ),
         send_ifname=instance.use_vmac,
+        sync_group=instance.sync_group,
     )
 
 
@@ -101,6 +102,12 @@ def log_event(logger: logging.Logger, event: Event) -> None:
         return
     if event.reason == "priority 0 received":
         logger.info("(%s) Backup received priority 0 advertisement", name)
+    # The engine moved this member because another member of its sync group moved: keepalived
+    # logs the group's line, then the member's usual "Entering ... STATE".
+    forced = "forced by sync group "
+    if event.reason.startswith(forced) and event.new_state in ("MASTER", "BACKUP"):
+        group = event.reason.removeprefix(forced)
+        logger.info("VRRP_Group(%s) Syncing instances to %s state", group, event.new_state)
     # keepalived says this whenever its down timer fires: silence, priority 0, or preemption.
     if event.reason in ("Receive advertisement timeout", "priority 0 received", "preempt"):
         logger.info("(%s) Receive advertisement timeout", name)

@@ -8,8 +8,8 @@ What fastvrrp does, after keepalived:
 - the group's track_* entries apply to every member; members' own tracking weights count as 0
   (fault on failure) unless the group says `sync_group_tracking_weight`.
 
-Not done: forcing the other members to MASTER or BACKUP when one member changes; the engine
-has no command for that yet, so members elect on their own (they see the same peers).
+Moving the other members to MASTER or BACKUP when one member changes is the engine's job (each
+InstanceSpec names its `sync_group`); see docs/trackers-and-notify.md.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ impl InstanceSpec {
         garp_master_delay = 5.0, garp_master_repeat = 5, garp_master_refresh = 0.0, garp_interval = 0.0,
         send_ifname = None, garp_master_refresh_repeat = 1, garp_lower_prio_repeat = None,
         garp_lower_prio_delay = None, lower_prio_no_advert = false, higher_prio_send_advert = false,
-        down_timer_adverts = 3
+        down_timer_adverts = 3, sync_group = None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -90,6 +90,7 @@ impl InstanceSpec {
         lower_prio_no_advert: bool,
         higher_prio_send_advert: bool,
         down_timer_adverts: i64,
+        sync_group: Option<String>,
     ) -> PyResult<Self> {
         let version = spec::version(version).map_err(spec_err)?;
         let parse_ip = |s: &str| {
@@ -155,6 +156,7 @@ impl InstanceSpec {
             lower_prio_no_advert,
             higher_prio_send_advert,
             down_timer_adverts: u8_in("down_timer_adverts", down_timer_adverts, 1)?,
+            sync_group,
         };
         inner.validate().map_err(spec_err)?;
         Ok(InstanceSpec { inner })

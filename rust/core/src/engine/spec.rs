@@ -118,6 +118,9 @@ pub struct InstanceSpec {
     pub higher_prio_send_advert: bool,
     /// `down_timer_adverts` (keepalived 2.3+; 3 by default).
     pub down_timer_adverts: u8,
+    /// The `vrrp_sync_group` this instance belongs to: its members move to MASTER and BACKUP
+    /// together, within the engine wake-up of the member that moved.
+    pub sync_group: Option<String>,
 }
 
 /// Why a spec was refused.

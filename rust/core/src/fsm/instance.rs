@@ -103,6 +103,9 @@ pub struct Instance {
     preempt_deadline: Option<Timestamp>,
     gratuitous: GratuitousSchedule,
     last_transition: Option<Timestamp>,
+    /// The current Master or Backup state was forced by the sync group (it does not propagate, and
+    /// a forced backup does not preempt).
+    sync_forced: bool,
     stats: Stats,
 }
 
@@ -124,6 +127,7 @@ impl Instance {
             preempt_deadline: None,
             gratuitous: GratuitousSchedule::default(),
             last_transition: None,
+            sync_forced: false,
             stats: Stats::default(),
             config,
         }
@@ -145,6 +149,8 @@ impl Instance {
             Input::Fault => self.on_fault(now, out),
             Input::Unfault => self.on_unfault(now, out),
             Input::Shutdown => self.on_shutdown(now, out),
+            Input::SyncMaster => self.on_sync_master(now, out),
+            Input::SyncBackup => self.on_sync_backup(now, out),
         }
     }
 
@@ -410,7 +416,8 @@ impl Instance {
         self.master_priority = Some(priority);
         let delaying = self.config.preempt_delay > Duration::ZERO
             && self.preempt_deadline.is_none_or(|t| t > now);
-        if !self.config.preempt || priority >= self.effective_priority || delaying {
+        let preempt = self.config.preempt && !self.sync_forced;
+        if !preempt || priority >= self.effective_priority || delaying {
             if self.config.version == Version::V3 {
                 self.master_interval_cs = interval_cs;
             }
@@ -480,7 +487,11 @@ impl Instance {
             self.master_priority = Some(priority);
             self.preempt_deadline = None;
             self.arm_down_timer(now, self.master_down_interval(), DownCause::Silence);
+            let forced = self.sync_forced;
             self.transition(now, State::Backup, reason, out);
+            if !forced {
+                out.push(Action::SyncGroup(State::Backup));
+            }
         }
         // Equal priority from our own address (a loop, or a misconfigured peer): nothing to decide.
     }
@@ -488,7 +499,10 @@ impl Instance {
     fn on_tick(&mut self, now: Timestamp, out: &mut Vec<Action>) {
         if self.main_timer.is_some_and(|t| t <= now) {
             match self.state {
-                State::Backup => self.become_master(now, self.down_cause.reason(), out),
+                State::Backup => {
+                    self.become_master(now, self.down_cause.reason(), out);
+                    out.push(Action::SyncGroup(State::Master));
+                }
                 State::Master => self.periodic_advert(now, out),
                 State::Initialize | State::Fault => self.main_timer = None,
             }
@@ -570,6 +584,41 @@ impl Instance {
         }
         self.stop_timers();
         self.transition(now, State::Initialize, Reason::Shutdown, out);
+    }
+
+    /// Another member became master: take over as on our own timer, without asking back.
+    fn on_sync_master(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        if self.state == State::Backup {
+            self.become_master(now, Reason::SyncGroupMaster, out);
+            self.sync_forced = true;
+        }
+    }
+
+    /// Another member dropped to backup: leave master (VIPs removed, Master_Down armed) and stop
+    /// preempting until we are next master.
+    fn on_sync_backup(&mut self, now: Timestamp, out: &mut Vec<Action>) {
+        match self.state {
+            State::Master => {
+                out.push(Action::RemoveVips);
+                self.stats.release_master += 1;
+                self.gratuitous = GratuitousSchedule::default();
+                self.master_interval_cs = self.config.advert_interval_cs;
+                self.master_address = None;
+                self.master_priority = None;
+                self.preempt_deadline = None;
+                self.arm_down_timer(now, self.master_down_interval(), DownCause::Silence);
+                self.transition(now, State::Backup, Reason::SyncGroupBackup, out);
+                self.sync_forced = true;
+            }
+            State::Backup => {
+                self.sync_forced = true;
+                if self.down_cause == DownCause::LowerPriority {
+                    // Follow the lower-priority master from now on, as with nopreempt.
+                    self.arm_down_timer(now, self.master_down_interval(), DownCause::Silence);
+                }
+            }
+            State::Initialize | State::Fault => {}
+        }
     }
 
     fn enter_fault(&mut self, now: Timestamp, reason: Reason, out: &mut Vec<Action>) {
@@ -669,6 +718,7 @@ impl Instance {
     fn transition(&mut self, now: Timestamp, to: State, reason: Reason, out: &mut Vec<Action>) {
         let from = self.state;
         self.state = to;
+        self.sync_forced = false;
         self.last_transition = Some(now);
         out.push(Action::Transition { from, to, reason });
     }

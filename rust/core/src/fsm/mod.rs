@@ -82,6 +82,15 @@
 //!   followed and the running timers kept (a master stays master through interval, preempt, preempt delay or
 //!   gratuitous changes); timers move by the change in their interval. [`Instance::set_primary_address`]
 //!   follows a change of the interface's primary address for the tie-break.
+//! - **Sync groups** (`vrrp_sync_group`; the engine routes [`Action::SyncGroup`] to the other members):
+//!   a member that becomes master on its own (Master_Down timer, preemption, priority 0) asks the
+//!   others to follow ([`Input::SyncMaster`]), and a master that steps down to a higher (or equal,
+//!   higher-address) advert asks them to back off ([`Input::SyncBackup`]), as keepalived's
+//!   `vrrp_sync_master` / `vrrp_sync_backup`. Forced transitions never ask in turn, and a forced
+//!   master that meets a better master steps down alone. To avoid thrashing (keepalived prefers
+//!   backup), a member forced to backup does not preempt a lower-priority master until it is next
+//!   master: it follows it like `nopreempt`, and still takes over when that master falls silent.
+//!   Faulted and stopped members ignore both inputs.
 //! - **Fault and Unfault are levels**: the engine aggregates its fault sources (interface, trackers, sync
 //!   group) and sends `Fault` when the first appears and `Unfault` when the last clears; repeats are no-ops.
 //!   A fault before startup is remembered: `Startup` then enters Fault. `Shutdown` forgets it: the next
@@ -301,6 +310,12 @@ pub enum Input {
     Unfault,
     /// Stop: a master sends priority 0 and removes its VIPs; every state goes to Initialize.
     Shutdown,
+    /// Another member of our `vrrp_sync_group` became master: a Backup takes over as on its own
+    /// Master_Down timer (advert, VIPs, gratuitous ARP/NA). Ignored in Master, Fault and Initialize.
+    SyncMaster,
+    /// Another member of our `vrrp_sync_group` dropped to backup: a Master removes its VIPs and
+    /// arms Master_Down; a Backup stops preempting. Ignored in Fault and Initialize.
+    SyncBackup,
 }
 
 /// Why a transition happened; [`Reason::as_str`] is the text for the log line.
@@ -326,6 +341,10 @@ pub enum Reason {
     FaultCleared,
     /// `Input::Shutdown`.
     Shutdown,
+    /// `Input::SyncMaster`: another member of the sync group became master.
+    SyncGroupMaster,
+    /// `Input::SyncBackup`: another member of the sync group dropped to backup.
+    SyncGroupBackup,
 }
 
 impl Reason {
@@ -342,6 +361,8 @@ impl Reason {
             Reason::Fault => "fault",
             Reason::FaultCleared => "fault cleared",
             Reason::Shutdown => "shutdown",
+            Reason::SyncGroupMaster => "sync group master",
+            Reason::SyncGroupBackup => "sync group backup",
         }
     }
 }
@@ -376,6 +397,10 @@ pub enum Action {
         /// Why.
         reason: Reason,
     },
+    /// Ask the other members of our `vrrp_sync_group` to follow into this state (Master or Backup):
+    /// the engine feeds them [`Input::SyncMaster`] or [`Input::SyncBackup`] in the same wake-up.
+    /// Pushed after the `Transition` of an election of our own, never after a forced one.
+    SyncGroup(State),
 }
 
 /// Per-instance counters, named as keepalived's `stats` JSON and SNMP (the engine keeps the packet-level ones:

@@ -189,6 +189,7 @@ fn backup_startup_times_out_to_master_v3() {
         State::Master,
         Reason::MasterDownTimeout,
     ));
+    expected.push(Action::SyncGroup(State::Master));
     assert_eq!(out, expected);
     assert_eq!(h.vrrp.master_address(), Some(ME));
     assert_eq!(h.vrrp.stats().become_master, 1);
@@ -344,7 +345,7 @@ fn backup_with_preempt_ignores_a_lower_priority_and_preempts() {
     assert_eq!(h.vrrp.master_priority(), Some(50));
     let log = h.run_until(ms(5_000));
     assert_eq!(
-        log.last(),
+        log.iter().rev().nth(1), // the last is SyncGroup(Master)
         Some(&(
             ns(4_609_375_000),
             transition(State::Backup, State::Master, Reason::Preempt)
@@ -423,7 +424,7 @@ fn backup_on_priority_zero_waits_only_the_skew() {
     assert_eq!(h.vrrp.stats().pri_zero_rcvd, 1);
     let log = h.run_until(ms(3_000));
     assert_eq!(
-        log.last(),
+        log.iter().rev().nth(1), // the last is SyncGroup(Master)
         Some(&(
             ns(2_109_375_000),
             transition(State::Backup, State::Master, Reason::PriorityZeroReceived)
@@ -670,7 +671,8 @@ fn master_tie_break_on_equal_priority() {
                 State::Master,
                 State::Backup,
                 Reason::EqualPriorityHigherAddress
-            )
+            ),
+            Action::SyncGroup(State::Backup),
         ]
     );
     assert_eq!(
@@ -713,7 +715,8 @@ fn master_steps_down_to_a_higher_priority() {
         out,
         vec![
             Action::RemoveVips,
-            transition(State::Master, State::Backup, Reason::HigherPriorityAdvert)
+            transition(State::Master, State::Backup, Reason::HigherPriorityAdvert),
+            Action::SyncGroup(State::Backup),
         ]
     );
     assert_eq!(
@@ -1058,7 +1061,7 @@ fn raised_priority_preempts_through_the_down_timer() {
     h.advert(ms(5_000), HIGHER, 150, 100);
     let log = h.run_until(ms(6_000));
     assert_eq!(
-        log.last(),
+        log.iter().rev().nth(1), // the last is SyncGroup(Master)
         Some(&(
             ns(5_218_750_000),
             transition(State::Backup, State::Master, Reason::Preempt)
@@ -1164,6 +1167,114 @@ fn state_names_and_codes_match_keepalived() {
 
 // ---- properties ----
 
+// ---- sync groups ----
+
+#[test]
+fn own_takeover_asks_the_group_to_follow_and_a_forced_one_does_not() {
+    // Our own Master_Down timer: SyncGroup(Master) after the transition.
+    let mut h = Harness::started(config(Version::V3, 100));
+    let t = h.vrrp.next_deadline().unwrap_or(Timestamp::MAX);
+    let out = h.at(t, Input::Tick);
+    assert_eq!(out.last(), Some(&Action::SyncGroup(State::Master)));
+
+    // Forced by the group: a normal takeover (advert, VIPs, gratuitous ARPs), no SyncGroup.
+    let mut h = Harness::started(config(Version::V3, 100));
+    h.advert(ms(500), HIGHER, 200, 100);
+    let out = h.at(ms(600), Input::SyncMaster);
+    let mut expected = vec![Action::SendAdvert { priority: 100 }, Action::AddVips];
+    expected.extend(garps(5));
+    expected.push(transition(
+        State::Backup,
+        State::Master,
+        Reason::SyncGroupMaster,
+    ));
+    assert_eq!(out, expected);
+    assert_eq!(h.vrrp.state(), State::Master);
+    assert_eq!(h.vrrp.next_deadline(), Some(ms(1_600)));
+    assert_eq!(h.vrrp.stats().become_master, 1);
+
+    // A forced master that meets a better master steps down alone.
+    let out = h.advert(ms(700), HIGHER, 200, 100);
+    assert_eq!(
+        out,
+        vec![
+            Action::RemoveVips,
+            transition(State::Master, State::Backup, Reason::HigherPriorityAdvert)
+        ]
+    );
+    // Repeats are no-ops: already master, SyncMaster does nothing.
+    let (mut m, t) = Harness::master_at(config(Version::V3, 100));
+    assert_eq!(
+        m.at(t + Duration::from_millis(1), Input::SyncMaster),
+        vec![]
+    );
+}
+
+#[test]
+fn forced_backup_removes_the_vips_arms_master_down_and_does_not_propagate() {
+    let (mut h, t) = Harness::master_at(config(Version::V3, 100));
+    let now = t + Duration::from_millis(300);
+    let out = h.at(now, Input::SyncBackup);
+    assert_eq!(
+        out,
+        vec![
+            Action::RemoveVips,
+            transition(State::Master, State::Backup, Reason::SyncGroupBackup)
+        ]
+    );
+    assert_eq!(h.vrrp.state(), State::Backup);
+    assert_eq!(
+        h.vrrp.next_deadline(),
+        Some(now + Duration::from_nanos(3_609_375_000))
+    );
+    assert_eq!(h.vrrp.stats().release_master, 1);
+    // It follows a lower-priority master (no preemption) while forced...
+    let out = h.advert(now + Duration::from_millis(1_000), LOWER, 50, 100);
+    assert_eq!(out, vec![]);
+    let out = h.advert(now + Duration::from_millis(4_000), LOWER, 50, 100);
+    assert_eq!(out, vec![]);
+    assert_eq!(h.vrrp.state(), State::Backup);
+    // ...and takes over on its own when that master falls silent, asking the group to follow.
+    let deadline = h.vrrp.next_deadline().unwrap_or(Timestamp::MAX);
+    assert_eq!(
+        deadline,
+        now + Duration::from_millis(4_000) + Duration::from_nanos(3_609_375_000)
+    );
+    let out = h.at(deadline, Input::Tick);
+    assert_eq!(out.last(), Some(&Action::SyncGroup(State::Master)));
+    // Master again by itself: it preempts as usual after the next step down.
+    assert_eq!(h.vrrp.state(), State::Master);
+}
+
+#[test]
+fn forced_backup_stops_a_running_preemption() {
+    let mut h = Harness::started(config(Version::V3, 100));
+    h.advert(ms(1_000), LOWER, 50, 100);
+    // Preempting: the timer from startup keeps running.
+    assert_eq!(h.vrrp.next_deadline(), Some(ns(3_609_375_000)));
+    assert_eq!(h.at(ms(1_500), Input::SyncBackup), vec![]);
+    assert_eq!(
+        h.vrrp.next_deadline(),
+        Some(ms(1_500) + Duration::from_nanos(3_609_375_000))
+    );
+    h.advert(ms(2_000), LOWER, 50, 100);
+    assert_eq!(h.run_until(ms(4_000)), vec![]);
+    assert_eq!(h.vrrp.state(), State::Backup);
+}
+
+#[test]
+fn faulted_and_stopped_members_ignore_the_group() {
+    let mut h = Harness::started(config(Version::V3, 100));
+    h.at(ms(100), Input::Fault);
+    assert_eq!(h.at(ms(200), Input::SyncMaster), vec![]);
+    assert_eq!(h.at(ms(300), Input::SyncBackup), vec![]);
+    assert_eq!(h.vrrp.state(), State::Fault);
+    assert_eq!(h.vrrp.next_deadline(), None);
+    let mut h = Harness::new(config(Version::V3, 100));
+    assert_eq!(h.at(ms(0), Input::SyncMaster), vec![]);
+    assert_eq!(h.vrrp.state(), State::Initialize);
+}
+
 mod properties {
     use super::*;
     use proptest::prelude::*;
@@ -1199,6 +1310,8 @@ mod properties {
             Just(Input::Fault),
             Just(Input::Unfault),
             Just(Input::Shutdown),
+            Just(Input::SyncMaster),
+            Just(Input::SyncBackup),
         ]
     }
 
@@ -1287,6 +1400,7 @@ mod properties {
                             prop_assert_ne!(from, to);
                             state = to;
                         }
+                        Action::SyncGroup(to) => prop_assert_eq!(to, state),
                         Action::SendAdvert { .. } | Action::SendGratuitous => {}
                     }
                 }

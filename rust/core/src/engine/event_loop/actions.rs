@@ -126,7 +126,39 @@ impl Runtime {
                 Action::Transition { from, to, reason } => {
                     self.report_transition(id, from, to, reason);
                 }
-                Action::SendAdvert { .. } | Action::AddVips | Action::SendGratuitous => {}
+                Action::SendAdvert { .. }
+                | Action::AddVips
+                | Action::SendGratuitous
+                | Action::SyncGroup(_) => {}
+            }
+        }
+        // Sync groups last, so the member that moved has sent its packets first. The members'
+        // forced transitions push no `SyncGroup`, so this recurses once at most.
+        for &(id, _, action) in batch {
+            if let Action::SyncGroup(state) = action {
+                self.sync_group(id, now, state);
+            }
+        }
+    }
+
+    /// Bring the other members of `id`'s sync group to `state` (Master or Backup), as keepalived's
+    /// `vrrp_sync_master` / `vrrp_sync_backup`; the FSM ignores it for faulted members.
+    fn sync_group(&mut self, id: usize, now: Timestamp, state: State) {
+        let input = match state {
+            State::Master => Input::SyncMaster,
+            State::Backup => Input::SyncBackup,
+            State::Initialize | State::Fault => return,
+        };
+        let Some(group) = self.slot(id).and_then(|s| s.spec.sync_group.clone()) else {
+            return;
+        };
+        for other in 0..self.slots.len() {
+            let member = other != id
+                && self
+                    .slot(other)
+                    .is_some_and(|s| s.spec.sync_group.as_deref() == Some(group.as_str()));
+            if member {
+                self.feed(other, now, input, None);
             }
         }
     }
@@ -176,8 +208,14 @@ impl Runtime {
 
     fn report_transition(&mut self, id: usize, from: State, to: State, reason: Reason) {
         let Some(slot) = self.slot(id) else { return };
-        let text = match (to, slot.faults.reason()) {
-            (State::Fault, Some(r)) => r.to_owned(),
+        let text = match (to, slot.faults.reason(), slot.spec.sync_group.as_deref()) {
+            (State::Fault, Some(r), _) => r.to_owned(),
+            // "forced by sync group G1": the daemon logs keepalived's VRRP_Group line from it.
+            (_, _, Some(group))
+                if matches!(reason, Reason::SyncGroupMaster | Reason::SyncGroupBackup) =>
+            {
+                format!("forced by sync group {group}")
+            }
             _ => reason.as_str().to_owned(),
         };
         let (name, prio) = (slot.spec.name.clone(), slot.fsm.effective_priority());
