@@ -368,6 +368,9 @@ def test_a_verdict_changes_only_its_servers_elements(netns_ready: str | None) ->
             seen.append(sorted(after) == sorted(full))
             plane.apply([Service(key, sched, destinations=tuple(servers))])
             seen.append(plane.last_commands)  # unchanged: nothing was sent
+            # apply() indexed the map again, so the next verdict needs no rebuild either.
+            seen.append(sorted(plane.indexes))
+            seen.append(plane.change(key, servers[1], down))
             plane.release()
             plane = NftablesDataplane()
         return seen
@@ -381,7 +384,7 @@ def test_a_verdict_changes_only_its_servers_elements(netns_ready: str | None) ->
         seen = netns.run_in(name, scenario)
     finally:
         netns.delete([name])
-    for offset in (0, 5):
+    for offset in (0, 7):
         assert seen[offset] is True
         count, after_down, dests = seen[offset + 1]  # type: ignore[misc]
         assert count == 4  # dests delete + add (weight 0), slot delete + add
@@ -389,3 +392,5 @@ def test_a_verdict_changes_only_its_servers_elements(netns_ready: str | None) ->
         assert '198.18.1.11 . 80 comment "weight 0"' in dests, dests
         assert seen[offset + 2] is True and seen[offset + 3] is True
         assert seen[offset + 4] == [], seen[offset + 4]
+        assert seen[offset + 5] == ["svc_tcp_198_18_0_100_80_slots"], seen[offset + 5]
+        assert seen[offset + 6] is True

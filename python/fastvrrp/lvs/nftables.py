@@ -420,7 +420,7 @@ class NftablesDataplane:
     last_commands: list[Json] = field(default_factory=list)
     #: Per slot map of a service that change() can update: the map's port and scheduler kind.
     changeable: dict[str, tuple[int, bool]] = field(default_factory=dict)
-    #: Slot indexes of those maps, built on their first change() after an apply().
+    #: Slot indexes of those maps, built by apply() so that no verdict pays for them.
     indexes: dict[str, SlotIndex] = field(default_factory=dict)
 
     def change(self, key: ServiceKey, old: Destination | None, new: Destination | None) -> bool:
@@ -437,7 +437,7 @@ class NftablesDataplane:
         kind = self.changeable.get(name)
         if ruleset is None or kind is None or self.nft is None or old == new:
             return old == new and ruleset is not None
-        port, weighted = kind
+        port = kind[0]
         weights = ruleset.dests.get(dests_name)
         slots = ruleset.maps.get(name)
         if weights is None or slots is None:
@@ -447,10 +447,7 @@ class NftablesDataplane:
                 return False
         index = self.indexes.get(name)
         if index is None:
-            index = SlotIndex.of(slots, {a: w for (a, _), w in weights.items()}, weighted)
-            if index is None:
-                return False
-            self.indexes[name] = index
+            return False  # no index (a map apply() could not index): the full diff
         before = index.share(old.weight) if old is not None else 0
         after = index.share(new.weight) if new is not None else 0
         moves: dict[int, str] | None = {}
@@ -462,7 +459,7 @@ class NftablesDataplane:
         elif after and not before:
             moves = index.join(address, after)
         if moves is None:
-            # The index may be half-moved: forget it (the next change rebuilds it).
+            # The index may be half-moved: forget it (the caller's apply() rebuilds it).
             del self.indexes[name]
             return False
         table = _in(family)
@@ -522,6 +519,7 @@ class NftablesDataplane:
         if not commands:
             self.changeable = changeable
             self.last_commands = []
+            self._index()
             return
         fresh = [family for family in wanted if family not in self.applied]
         if declarations or fresh:
@@ -533,6 +531,20 @@ class NftablesDataplane:
         self.last_commands = commands
         self.applied = wanted
         self.changeable = changeable
+        self._index()
+
+    def _index(self) -> None:
+        """Index every changeable slot map now, while the table is written, so that a verdict's
+        change() finds it ready (about 2 ms for 1,000 slots, off the verdict path)."""
+        for ruleset in self.applied.values():
+            for name, (_, weighted) in self.changeable.items():
+                slots = ruleset.maps.get(name)
+                weights = ruleset.dests.get(name.removesuffix("_slots") + "_dests")
+                if slots is None or weights is None:
+                    continue
+                index = SlotIndex.of(slots, {a: w for (a, _), w in weights.items()}, weighted)
+                if index is not None:
+                    self.indexes[name] = index
 
     def release(self, keep: bool = False) -> None:
         """Delete fastvrrp's tables (unless `keep`), leaving the rest of the ruleset alone."""
