@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import logging
 import socket
 import time
@@ -104,6 +105,17 @@ class AddressPresence:
         return found
 
 
+def settle_collector() -> None:
+    """Move what exists now (config, state, checkers) out of the garbage collector's sight.
+
+    With a thousand checkers, a full collection walks every one of their objects and stalls
+    the event loop for milliseconds, making checks late. These objects live until the next
+    reload, which unfreezes them first (cyclic garbage among them is then collected)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 class LoadBalancerService:
     """Runs the checkers of every virtual server and keeps the dataplane in step."""
 
@@ -154,6 +166,7 @@ class LoadBalancerService:
         self._apply()
         for runner in self.runners:
             runner.start()
+        settle_collector()
 
     def _add_runner(self, ident: int) -> CheckRunner | None:
         """Make checker `ident`'s runner (not started); one that cannot run stays failed."""
@@ -278,6 +291,7 @@ class LoadBalancerService:
         self._dispatch(notices)
         for runner in fresh:
             runner.start()
+        settle_collector()
         self.logger.info("LVS reloaded: %d checkers kept, %d started, %d stopped",
                          len(kept), len(fresh), len(old_ids) - len(kept))
 
@@ -313,11 +327,27 @@ class LoadBalancerService:
     def on_verdict(self, ident: int, up: bool, outcome: Outcome | None, reason: str) -> None:
         """A checker changed its verdict: table first, then logs, FIFO lines and scripts."""
         started = time.perf_counter()
+        # No garbage collection between the verdict and the dataplane change: a full one
+        # takes milliseconds with a thousand checkers.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            notices = self._verdict_to_dataplane(ident, up, outcome)
+        finally:
+            if collecting:
+                gc.enable()
+        self.apply_latencies.append(time.perf_counter() - started)
+        # Everything a human or a script sees comes after the dataplane has changed.
         label = self.labels.get(ident, f"checker {ident}")
         if up:
             self.logger.info("%s success.", label)
         else:
             self.logger.info("%s failed: %s", label, reason)
+        self._dispatch(notices)
+
+    def _verdict_to_dataplane(self, ident: int, up: bool,
+                              outcome: Outcome | None) -> list[Notice]:
+        """Feed the verdict to the state machine and change the dataplane; the notices."""
         ref = self.state.checkers[ident]
         vs_state = self.state.servers[ref.vs]
         rs_state = vs_state.real[ref.rs]
@@ -327,8 +357,7 @@ class LoadBalancerService:
         # Only this server's entries change unless the quorum (sorry server) moved.
         if vs_state.quorum_up != quorum_up or not self._change(vs_state, before, after):
             self._apply()
-        self.apply_latencies.append(time.perf_counter() - started)
-        self._dispatch(notices)
+        return notices
 
     def _change(self, vs_state: VirtualServerState, before: Destination | None,
                 after: Destination | None) -> bool:
