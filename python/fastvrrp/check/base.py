@@ -40,6 +40,10 @@ class Outcome:
     weight_delta: int | None = None
 
 
+#: The outcome of a plain success, shared so that a check allocates nothing for it.
+SUCCESS = Outcome()
+
+
 class Probe(Protocol):
     """One checker: a single attempt per call, which raises CheckFailed when the server fails."""
 

@@ -77,6 +77,7 @@ class CheckRunner:
                 self.record(due, loop.time())
             if self.suspended is None or not self.suspended():
                 await self.check_once()
+            # Re-arm from the schedule, not from completion, so lateness never accumulates.
             due += self.schedule.delay_loop
             now = loop.time()
             if due < now:  # a long round of retries: skip the missed slots
@@ -131,7 +132,8 @@ class CheckRunner:
             timer.cancel()
 
     def _verdict(self, up: bool, outcome: Outcome | None, reason: str) -> None:
-        changed = up != self.up or (up and outcome != self.last_outcome)
+        changed = up != self.up or (up and outcome is not self.last_outcome
+                                    and outcome != self.last_outcome)
         self.up = up
         self.last_outcome = outcome
         if changed:

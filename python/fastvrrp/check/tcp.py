@@ -6,7 +6,7 @@ import asyncio
 import socket
 from dataclasses import dataclass
 
-from fastvrrp.check.base import CheckFailed, Outcome, Target, open_socket
+from fastvrrp.check.base import SUCCESS, CheckFailed, Outcome, Target, open_socket
 
 
 @dataclass
@@ -25,4 +25,4 @@ class TcpProbe:
             raise CheckFailed(f"TCP connection failed: {exc.strerror or exc}") from exc
         finally:
             sock.close()
-        return Outcome()
+        return SUCCESS
