@@ -34,20 +34,27 @@ fn wire_error(py: Python<'_>, e: vrrp::Error) -> PyErr {
     err
 }
 
-#[inline]
+/// Inlined, so the address is built where it is used: returned through memory from a call, its
+/// byte-aligned fields were stored and reloaded in different widths, which stalls store forwarding.
+#[inline(always)]
 fn parse_ip(s: &str, what: &str) -> PyResult<IpAddr> {
     // The dotted-quad parser rejects IPv6 text at its first hex letter or colon, so trying it first costs
     // IPv6 little and spares both a scan for ':'.
-    let fast = match parse_dotted_quad(s.as_bytes()) {
-        Some(a) => Some(IpAddr::V4(a)),
-        None => parse_ipv6_groups(s.as_bytes()).map(IpAddr::V6),
-    };
-    match fast {
-        Some(ip) => Ok(ip),
-        None => s
-            .parse()
-            .map_err(|_| PyValueError::new_err(format!("{what}: not an IP address: {s:?}"))),
+    if let Some(a) = parse_dotted_quad(s.as_bytes()) {
+        return Ok(IpAddr::V4(a));
     }
+    if let Some(a) = parse_ipv6_groups(s.as_bytes()) {
+        return Ok(IpAddr::V6(a));
+    }
+    parse_ip_std(s, what)
+}
+
+/// What the fast parsers decline: std decides.
+#[cold]
+#[inline(never)]
+fn parse_ip_std(s: &str, what: &str) -> PyResult<IpAddr> {
+    s.parse()
+        .map_err(|_| PyValueError::new_err(format!("{what}: not an IP address: {s:?}")))
 }
 
 /// Hex digit values by byte; 0xff for anything else.
@@ -74,18 +81,19 @@ fn parse_ipv6_groups(s: &[u8]) -> Option<Ipv6Addr> {
     if s.len() < 2 || s.len() > 39 {
         return None;
     }
-    let mut groups = [0u16; 8];
-    let mut n = 0usize;
-    // Index in `groups` where "::" stands; usize::MAX while there is none.
-    let mut gap = usize::MAX;
+    // Groups are shifted into integers, not stored to an array: reading an array of 16-bit stores back
+    // as wider words stalls store forwarding, which cost more than the whole parse.
+    let (mut head, mut tail) = (0u128, 0u128);
+    let (mut nh, mut nt) = (0u32, 0u32);
+    let mut gap = false;
     let (mut v, mut digits) = (0u16, 0u32);
     let mut rest = s;
-    if let [b':', tail @ ..] = s {
-        if tail.first() != Some(&b':') {
+    if let [b':', after @ ..] = s {
+        if after.first() != Some(&b':') {
             return None;
         }
-        gap = 0;
-        rest = &tail[1..];
+        gap = true;
+        rest = &after[1..];
     }
     for &c in rest {
         let h = HEX[usize::from(c)];
@@ -98,13 +106,21 @@ fn parse_ipv6_groups(s: &[u8]) -> Option<Ipv6Addr> {
         } else if c == b':' {
             if digits == 0 {
                 // Only right after another ':' (a leading one is handled above): a "::".
-                if gap != usize::MAX {
+                if gap {
                     return None;
                 }
-                gap = n;
+                gap = true;
             } else {
-                *groups.get_mut(n)? = v;
-                n += 1;
+                if gap {
+                    tail = (tail << 16) | u128::from(v);
+                    nt += 1;
+                } else {
+                    head = (head << 16) | u128::from(v);
+                    nh += 1;
+                }
+                if nh + nt > 8 {
+                    return None;
+                }
                 v = 0;
                 digits = 0;
             }
@@ -113,26 +129,27 @@ fn parse_ipv6_groups(s: &[u8]) -> Option<Ipv6Addr> {
         }
     }
     if digits > 0 {
-        *groups.get_mut(n)? = v;
-        n += 1;
-    } else if gap != n {
-        // Ends in a single ':' (a trailing "::" leaves gap == n).
+        if gap {
+            tail = (tail << 16) | u128::from(v);
+            nt += 1;
+        } else {
+            head = (head << 16) | u128::from(v);
+            nh += 1;
+        }
+    } else if !gap || nt > 0 {
+        // Ends in a single ':' (only a trailing "::" leaves no group after the gap).
         return None;
     }
-    if gap == usize::MAX {
-        return (n == 8).then(|| Ipv6Addr::from(groups));
+    if !gap {
+        return (nh == 8).then(|| Ipv6Addr::from(head));
     }
     // "::" stands for at least one zero group.
-    if n > 7 {
+    if nh + nt > 7 {
         return None;
     }
-    // Move the groups after the gap to the end, from the last, zeroing where they were.
-    let shift = 8 - n;
-    for j in (gap..n).rev() {
-        groups[j + shift] = groups[j];
-        groups[j] = 0;
-    }
-    Some(Ipv6Addr::from(groups))
+    // nh <= 7 here, so the shift stays below 128 bits; with nh == 0, head is 0 anyway.
+    let head = head.checked_shl(16 * (8 - nh)).unwrap_or(0);
+    Some(Ipv6Addr::from(head | tail))
 }
 
 #[inline]
@@ -150,9 +167,10 @@ fn parse_dotted_quad(s: &[u8]) -> Option<Ipv4Addr> {
     if s.len() < 7 || s.len() > 15 {
         return None;
     }
-    let mut octets = [0u8; 4];
+    // Octets are shifted into a u32 rather than stored to an array (see parse_ipv6_groups).
+    let mut addr = 0u32;
     let mut i = 0;
-    for (k, octet) in octets.iter_mut().enumerate() {
+    for k in 0..4 {
         if k > 0 {
             if s.get(i) != Some(&b'.') {
                 return None;
@@ -174,9 +192,12 @@ fn parse_dotted_quad(s: &[u8]) -> Option<Ipv4Addr> {
                 i += 1;
             }
         }
-        *octet = u8::try_from(value).ok()?;
+        if value > 255 {
+            return None;
+        }
+        addr = (addr << 8) | value;
     }
-    (i == s.len()).then_some(Ipv4Addr::from(octets))
+    (i == s.len()).then_some(Ipv4Addr::from(addr))
 }
 
 /// Interned "pseudo"/"plain" for the checksum_form attribute.
@@ -185,36 +206,6 @@ fn form_str(py: Python<'_>, form: Option<ChecksumForm>) -> Option<Bound<'_, PySt
         ChecksumForm::Pseudo => intern!(py, "pseudo").clone(),
         ChecksumForm::Plain => intern!(py, "plain").clone(),
     })
-}
-
-/// Address-list bytes kept inline for the usual few addresses, so a parse needs no heap allocation for them.
-#[derive(Clone, PartialEq, Eq, Hash)]
-enum AddrBytes {
-    Inline { len: u8, bytes: [u8; 32] },
-    Heap(Box<[u8]>),
-}
-
-impl AddrBytes {
-    fn new(src: &[u8]) -> AddrBytes {
-        if src.len() <= 32 {
-            let mut bytes = [0u8; 32];
-            bytes[..src.len()].copy_from_slice(src);
-            // len <= 32 fits a u8.
-            AddrBytes::Inline {
-                len: src.len() as u8,
-                bytes,
-            }
-        } else {
-            AddrBytes::Heap(src.into())
-        }
-    }
-
-    fn as_slice(&self) -> &[u8] {
-        match self {
-            AddrBytes::Inline { len, bytes } => &bytes[..usize::from(*len)],
-            AddrBytes::Heap(b) => b,
-        }
-    }
 }
 
 /// What equality and hashing of an Advert look at: every field.
@@ -238,7 +229,12 @@ pub struct Advert {
     priority: u8,
     interval_cs: u16,
     family: Family,
-    addr_bytes: AddrBytes,
+    /// The parsed payload, shared (bytes are immutable): the address list is read from it when asked for,
+    /// so a parse copies nothing. Copying it here, then moving the Advert, stalled store forwarding.
+    payload: Py<PyBytes>,
+    /// Where the address list lies in `payload`.
+    addr_start: u16,
+    addr_len: u16,
     auth_type: u8,
     auth_data: [u8; 8],
     auth_len: u8,
@@ -248,12 +244,14 @@ pub struct Advert {
 }
 
 impl Advert {
-    fn from_repr(r: &vrrp::Repr<'_>) -> Advert {
+    fn from_repr(r: &vrrp::Repr<'_>, payload: &Bound<'_, PyBytes>) -> Advert {
         let (family, bytes) = match r.addresses {
             vrrp::AddressList::Wire { family, bytes } => (family, bytes),
             // parse only returns wire lists.
             vrrp::AddressList::Ips(_) => (Family::V4, &[][..]),
         };
+        // The list is a sub-slice of the payload (at most 1500-odd bytes): its offset and length fit u16.
+        let addr_start = (bytes.as_ptr() as usize).wrapping_sub(payload.as_bytes().as_ptr() as usize);
         let auth_len = if r.version == Version::V2 {
             // Trailing NULs are padding: drop them, so build(auth_data=...) of what we report gives the bytes back.
             r.auth
@@ -270,7 +268,9 @@ impl Advert {
             priority: r.priority,
             interval_cs: r.interval_cs,
             family,
-            addr_bytes: AddrBytes::new(bytes),
+            payload: payload.clone().unbind(),
+            addr_start: addr_start as u16,
+            addr_len: bytes.len() as u16,
             auth_type: r.auth.kind as u8,
             auth_data: r.auth.data,
             auth_len: auth_len as u8,
@@ -279,30 +279,34 @@ impl Advert {
         }
     }
 
-    fn key(&self) -> AdvertKey<'_> {
+    fn addr_bytes<'a>(&'a self, py: Python<'_>) -> &'a [u8] {
+        let start = usize::from(self.addr_start);
+        self.payload
+            .as_bytes(py)
+            .get(start..start + usize::from(self.addr_len))
+            .unwrap_or_default()
+    }
+
+    fn key<'a>(&'a self, py: Python<'_>) -> AdvertKey<'a> {
         (
             self.version,
             self.vrid,
             self.priority,
             self.interval_cs,
             self.family,
-            self.addr_bytes.as_slice(),
+            self.addr_bytes(py),
             self.auth_type,
             &self.auth_data[..usize::from(self.auth_len)],
             self.checksum_form,
         )
     }
 
-    fn addresses_iter(&self) -> vrrp::Addresses<'_> {
+    fn addresses_iter<'a>(&'a self, py: Python<'_>) -> vrrp::Addresses<'a> {
         wire::AddressList::Wire {
             family: self.family,
-            bytes: self.addr_bytes.as_slice(),
+            bytes: self.addr_bytes(py),
         }
         .iter()
-    }
-
-    fn address_strings(&self) -> impl ExactSizeIterator<Item = String> + '_ {
-        self.addresses_iter().map(|a| a.to_string())
     }
 }
 
@@ -398,7 +402,7 @@ impl Advert {
             return Ok(t.bind(py).clone());
         }
         let strings = self
-            .addresses_iter()
+            .addresses_iter(py)
             .map(|a| PyString::new(py, AddrText::new(a).as_str()));
         let t = PyTuple::new(py, strings)?;
         let _ = self.addresses_cache.set(t.clone().unbind());
@@ -423,18 +427,21 @@ impl Advert {
         form_str(py, self.checksum_form)
     }
 
-    fn __eq__(&self, other: &Self) -> bool {
-        self.key() == other.key()
+    fn __eq__(&self, py: Python<'_>, other: &Self) -> bool {
+        self.key(py) == other.key(py)
     }
 
-    fn __hash__(&self) -> u64 {
+    fn __hash__(&self, py: Python<'_>) -> u64 {
         let mut h = DefaultHasher::new();
-        self.key().hash(&mut h);
+        self.key(py).hash(&mut h);
         h.finish()
     }
 
-    fn __repr__(&self) -> String {
-        let addrs: Vec<String> = self.address_strings().map(|a| format!("'{a}'")).collect();
+    fn __repr__(&self, py: Python<'_>) -> String {
+        let addrs: Vec<String> = self
+            .addresses_iter(py)
+            .map(|a| format!("'{a}'"))
+            .collect();
         let tuple = if addrs.len() == 1 {
             format!("({},)", addrs[0])
         } else {
@@ -489,7 +496,7 @@ fn expected_auth(auth_type: Option<u8>, auth_data: Option<&[u8]>) -> PyResult<Op
 #[pyo3(signature = (payload, src, dst, *, auth_type = None, auth_data = None))]
 fn parse_advert(
     py: Python<'_>,
-    payload: &[u8],
+    payload: &Bound<'_, PyBytes>,
     src: &str,
     dst: &str,
     auth_type: Option<u8>,
@@ -498,8 +505,8 @@ fn parse_advert(
     let src = parse_ip(src, "src")?;
     let dst = parse_ip(dst, "dst")?;
     let expected = expected_auth(auth_type, auth_data)?;
-    match vrrp::parse(payload, src, dst, expected.as_ref()) {
-        Ok(r) => Ok(Advert::from_repr(&r)),
+    match vrrp::parse(payload.as_bytes(), src, dst, expected.as_ref()) {
+        Ok(r) => Ok(Advert::from_repr(&r, payload)),
         Err(e) => Err(wire_error(py, e)),
     }
 }
