@@ -49,6 +49,40 @@ fn parse_ip(s: &str, what: &str) -> PyResult<IpAddr> {
     parse_ip_std(s, what)
 }
 
+/// An address from the fast parsers as plain integers, which stay in registers; `parse_advert` makes the
+/// IpAddr only where it is used (see `parse_ip`).
+#[derive(Clone, Copy)]
+struct IpBits {
+    v6: bool,
+    bits: u128,
+}
+
+impl IpBits {
+    #[inline(always)]
+    fn parse(s: &str) -> Option<IpBits> {
+        if let Some(a) = parse_dotted_quad(s.as_bytes()) {
+            return Some(IpBits {
+                v6: false,
+                bits: u128::from(a.to_bits()),
+            });
+        }
+        parse_ipv6_groups(s.as_bytes()).map(|a| IpBits {
+            v6: true,
+            bits: a.to_bits(),
+        })
+    }
+
+    #[inline(always)]
+    fn ip(self) -> IpAddr {
+        if self.v6 {
+            IpAddr::V6(Ipv6Addr::from(self.bits))
+        } else {
+            // A v4 address was stored from a u32.
+            IpAddr::V4(Ipv4Addr::from(self.bits as u32))
+        }
+    }
+}
+
 /// What the fast parsers decline: std decides.
 #[cold]
 #[inline(never)]
@@ -502,8 +536,10 @@ fn parse_advert(
     auth_type: Option<u8>,
     auth_data: Option<&[u8]>,
 ) -> PyResult<Advert> {
-    let src = parse_ip(src, "src")?;
-    let dst = parse_ip(dst, "dst")?;
+    let (src, dst) = match (IpBits::parse(src), IpBits::parse(dst)) {
+        (Some(s), Some(d)) => (s.ip(), d.ip()),
+        _ => (parse_ip(src, "src")?, parse_ip(dst, "dst")?),
+    };
     let expected = expected_auth(auth_type, auth_data)?;
     match vrrp::parse(payload.as_bytes(), src, dst, expected.as_ref()) {
         Ok(r) => Ok(Advert::from_repr(&r, payload)),

@@ -496,6 +496,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
+#[inline]
 fn pseudo_sum(src: IpAddr, dst: IpAddr, len: usize) -> Result<u64, Error> {
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => Ok(checksum::pseudo_v4(s, d, PROTOCOL, len)),
