@@ -1453,6 +1453,9 @@ mod properties {
                 (ms(fault_at), faulty, Input::Fault),
                 (ms(fault_at + fault_for), faulty, Input::Unfault),
             ];
+            // Popped from the end: latest first, and at one instant the order written above
+            // (a zero-length fault is a Fault then an Unfault, not the other way round).
+            scheduled.reverse();
             scheduled.sort_by_key(|&(t, _, _)| std::cmp::Reverse(t));
             let (cut_start, cut_end) = (ms(20_000 + cut_at), ms(20_000 + cut_at + cut_for));
             let end = ms(60_000);
