@@ -101,6 +101,23 @@ def test_tcp_check_passes_on_a_listener_and_fails_on_a_closed_port(ns: str) -> N
     assert down.startswith("down: TCP connection failed")
 
 
+def test_tcp_check_to_a_silent_server_times_out_and_the_next_checks_still_work(ns: str) -> None:
+    # 198.18.3.2 is on a veth whose peer has no address: ARP goes unanswered, the SYN is
+    # never sent, the connect never completes.
+    netns.ip_batch(["link add fvs0 type veth peer name fvs1", "link set fvs0 up",
+                    "link set fvs1 up", "addr add 198.18.3.1/24 dev fvs0"], namespace=ns)
+
+    async def main() -> list[str]:
+        seen: list[str] = []
+        async with await asyncio.start_server(lambda r, w: w.close(), HOST, 8082):
+            for _ in range(3):  # a cut attempt leaves nothing behind in the event loop
+                seen.append(await verdict(TcpProbe(Target("198.18.3.2", 80), 0.2)))
+                seen.append(await verdict(TcpProbe(Target(HOST, 8082), 1.0)))
+        return seen
+
+    assert run(ns, main) == ["down: timeout", "up"] * 3
+
+
 def test_tcp_check_binds_the_source_address(ns: str) -> None:
     peers: list[str] = []
 

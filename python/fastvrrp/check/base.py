@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import os
 import socket
 from dataclasses import dataclass
 from typing import Protocol
@@ -75,6 +77,35 @@ def open_socket(target: Target, kind: socket.SocketKind, proto: int = 0) -> sock
         sock.close()
         raise CheckFailed(f"cannot bind: {exc}") from exc
     return sock
+
+
+async def connect(sock: socket.socket, address: tuple[str, int]) -> None:
+    """Connect a non-blocking socket to a numeric address, as loop.sock_connect does, with
+    one event-loop callback instead of three (no name resolution step, and the writer is
+    removed in the callback itself): this matters at a thousand checks a second."""
+    try:
+        sock.connect(address)
+        return
+    except (BlockingIOError, InterruptedError):
+        pass
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    fd = sock.fileno()
+
+    def writable() -> None:
+        loop.remove_writer(fd)
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_writer(fd, writable)
+    try:
+        await done
+    finally:
+        if not done.done() or done.cancelled():  # the deadline came first
+            loop.remove_writer(fd)
+    error = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+    if error:
+        raise OSError(error, os.strerror(error))
 
 
 def host_header(ip: str, port: int) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from dataclasses import dataclass
 
-from fastvrrp.check.base import SUCCESS, CheckFailed, Outcome, Target, open_socket
+from fastvrrp.check.base import SUCCESS, CheckFailed, Outcome, Target, connect, open_socket
 
 
 @dataclass
@@ -20,7 +19,7 @@ class TcpProbe:
         """One connect; refused, unreachable or timed out fails."""
         sock = open_socket(self.target, socket.SOCK_STREAM)
         try:
-            await asyncio.get_running_loop().sock_connect(sock, (self.target.ip, self.target.port))
+            await connect(sock, (self.target.ip, self.target.port or 0))
         except OSError as exc:
             raise CheckFailed(f"TCP connection failed: {exc.strerror or exc}") from exc
         finally:
