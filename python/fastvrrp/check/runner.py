@@ -51,6 +51,7 @@ class CheckRunner:
     last_outcome: Outcome | None = field(default_factory=Outcome)
     _task: asyncio.Task[None] | None = None
     _stopping: bool = False
+    _expired: bool = False
 
     def start(self) -> None:
         """Start the loop as a task of the running event loop."""
@@ -114,22 +115,20 @@ class CheckRunner:
         task = asyncio.current_task()
         if task is None:
             return await asyncio.wait_for(self.probe.attempt(), self.probe.deadline)
-        expired = False
-
-        def expire() -> None:
-            nonlocal expired
-            expired = True
-            task.cancel()
-
-        timer = asyncio.get_running_loop().call_later(self.probe.deadline, expire)
+        self._expired = False
+        timer = asyncio.get_running_loop().call_later(self.probe.deadline, self._expire, task)
         try:
             return await self.probe.attempt()
         except asyncio.CancelledError:
-            if expired and not self._stopping:
+            if self._expired and not self._stopping:
                 raise asyncio.TimeoutError from None
             raise
         finally:
             timer.cancel()
+
+    def _expire(self, task: asyncio.Task[object]) -> None:
+        self._expired = True
+        task.cancel()
 
     def _verdict(self, up: bool, outcome: Outcome | None, reason: str) -> None:
         changed = up != self.up or (up and outcome is not self.last_outcome
