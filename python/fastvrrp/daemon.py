@@ -111,7 +111,7 @@ def log_event(logger: logging.Logger, event: Event) -> None:
     # keepalived says this whenever its down timer fires: silence, priority 0, or preemption.
     if event.reason in ("Receive advertisement timeout", "priority 0 received", "preempt"):
         logger.info("(%s) Receive advertisement timeout", name)
-    elif event.reason.startswith("Received "):
+    elif event.reason.startswith(("Received ", "Master received ")):
         logger.info("(%s) %s", name, event.reason)
     if event.new_state in ("MASTER", "BACKUP", "FAULT"):
         init = " (init)" if event.reason == "startup" else ""

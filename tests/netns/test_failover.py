@@ -210,6 +210,8 @@ def test_master_link_down_backup_takes_over_and_master_preempts_on_return(
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], master_down + 2), report(lab, r1, r2)
     # As keepalived: the preempting node's down timer fires, in the words operators grep for.
     assert logged(r1, "(VI_1) Receive advertisement timeout", after=mark1), report(lab, r1, r2)
+    assert logged(r2, "(VI_1) Master received advert from 198.18.0.1 with higher priority 150, "
+                      "ours 100", after=mark), report(lab, r1, r2)
     assert logged(r2, "(VI_1) Entering BACKUP STATE", after=mark)
     assert logged(r2, "(VI_1) removing VIPs.", after=mark)
     time.sleep(0.3)

@@ -216,7 +216,7 @@ impl Runtime {
             {
                 format!("forced by sync group {group}")
             }
-            _ => reason.as_str().to_owned(),
+            _ => stepped_down_text(&slot.fsm, reason).unwrap_or_else(|| reason.as_str().to_owned()),
         };
         let (name, prio) = (slot.spec.name.clone(), slot.fsm.effective_priority());
         // keepalived calls the state a stopped instance enters STOP (notify_stop).
@@ -454,5 +454,21 @@ impl Runtime {
         if !matches!(sent, Ok(Ok(_))) {
             slot.stats.send_err += 1;
         }
+    }
+}
+
+/// keepalived's line for a master that yields to another router's advert, e.g. "Master received
+/// advert from 198.18.0.2 with higher priority 150, ours 100". None for other reasons.
+fn stepped_down_text(fsm: &Instance, reason: Reason) -> Option<String> {
+    let (from, theirs) = (fsm.master_address()?, fsm.master_priority()?);
+    let ours = fsm.effective_priority();
+    match reason {
+        Reason::HigherPriorityAdvert => Some(format!(
+            "Master received advert from {from} with higher priority {theirs}, ours {ours}"
+        )),
+        Reason::EqualPriorityHigherAddress => Some(format!(
+            "Master received advert from {from} with same priority {theirs} but higher IP address than ours"
+        )),
+        _ => None,
     }
 }
