@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 
 class Tracker:
@@ -37,3 +39,40 @@ class Tracker:
 
     async def stop(self) -> None:
         """Stop watching and release what it holds."""
+
+
+T = TypeVar("T", bound=Tracker)
+
+
+class TrackerWatch(Generic[T]):
+    """One watch (an inotify instance, a /proc scan) shared by trackers of one kind.
+
+    Subclasses implement `start()` (begin watching `self.trackers`; it must set `_following`)
+    and `stop()`.
+    """
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+        #: The trackers the running watch was started with (ids).
+        self._following: set[int] = set()
+        self.trackers: list[T] = []
+
+    def add(self, tracker: T) -> None:
+        """Watch `tracker` too (before `start`)."""
+        self.trackers.append(tracker)
+
+    async def follow(self, trackers: list[T]) -> None:
+        """Watch exactly `trackers` from now on (a reload); kept ones keep their reading."""
+        if {id(t) for t in trackers} == self._following:
+            self.trackers = list(trackers)
+            return
+        await self.stop()
+        self.trackers = list(trackers)
+        await self.start()
+
+    async def start(self) -> None:
+        """Begin watching `self.trackers`."""
+        self._following = {id(t) for t in self.trackers}
+
+    async def stop(self) -> None:
+        """Stop watching."""

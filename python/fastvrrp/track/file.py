@@ -15,7 +15,7 @@ import re
 import struct
 
 from fastvrrp.config.model import TrackFile
-from fastvrrp.track.base import Tracker
+from fastvrrp.track.base import Tracker, TrackerWatch
 
 IN_MODIFY = 0x002
 IN_CLOSE_WRITE = 0x008
@@ -123,31 +123,16 @@ class FileTracker(Tracker):
             self.changed()
 
 
-class FileWatcher:
+class FileWatcher(TrackerWatch[FileTracker]):
     """Follows every tracked file through one inotify instance on the event loop."""
 
     def __init__(self, logger: logging.Logger) -> None:
-        self.logger = logger
-        #: The trackers the running watch was started with (ids).
-        self._following: set[int] = set()
-        self.trackers: list[FileTracker] = []
+        super().__init__(logger)
         self._inotify: Inotify | None = None
-
-    def add(self, tracker: FileTracker) -> None:
-        """Follow `tracker`'s file."""
-        self.trackers.append(tracker)
-    async def follow(self, trackers: list[FileTracker]) -> None:
-        """Follow exactly `trackers` from now on (a reload); kept ones keep their reading."""
-        if {id(t) for t in trackers} == self._following:
-            self.trackers = list(trackers)
-            return
-        await self.stop()
-        self.trackers = list(trackers)
-        await self.start()
 
     async def start(self) -> None:
         """Initialise the files, read them, and watch their directories."""
-        self._following = {id(t) for t in self.trackers}
+        await super().start()
         if not self.trackers:
             return
         for tracker in self.trackers:

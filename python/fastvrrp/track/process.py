@@ -18,7 +18,7 @@ import os
 from collections.abc import Sequence
 
 from fastvrrp.config.model import TrackProcess
-from fastvrrp.track.base import Tracker
+from fastvrrp.track.base import Tracker, TrackerWatch
 
 #: How often /proc is scanned.
 POLL = 0.2
@@ -165,32 +165,17 @@ class ProcessTracker(Tracker):
         self.changed()
 
 
-class ProcessWatcher:
+class ProcessWatcher(TrackerWatch[ProcessTracker]):
     """Scans /proc for every tracked process block together."""
 
     def __init__(self, logger: logging.Logger) -> None:
-        self.logger = logger
-        #: The trackers the running watch was started with (ids).
-        self._following: set[int] = set()
-        self.trackers: list[ProcessTracker] = []
+        super().__init__(logger)
         self._table = ProcessTable()
         self._task: asyncio.Task[None] | None = None
 
-    def add(self, tracker: ProcessTracker) -> None:
-        """Follow `tracker`'s processes."""
-        self.trackers.append(tracker)
-    async def follow(self, trackers: list[ProcessTracker]) -> None:
-        """Scan for exactly `trackers` from now on (a reload); kept ones keep their status."""
-        if {id(t) for t in trackers} == self._following:
-            self.trackers = list(trackers)
-            return
-        await self.stop()
-        self.trackers = list(trackers)
-        await self.start()
-
     async def start(self) -> None:
         """Take the first count now, then scan periodically."""
-        self._following = {id(t) for t in self.trackers}
+        await super().start()
         if not self.trackers:
             return
         loop = asyncio.get_running_loop()
