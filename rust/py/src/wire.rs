@@ -13,6 +13,7 @@ use fastvrrp_core::wire::{
     MacAddr,
 };
 use pyo3::exceptions::PyValueError;
+use pyo3::impl_::extract_argument::argument_extraction_error;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 use pyo3::{create_exception, intern};
@@ -91,21 +92,22 @@ fn parse_ip_std(s: &str, what: &str) -> PyResult<IpAddr> {
         .map_err(|_| PyValueError::new_err(format!("{what}: not an IP address: {s:?}")))
 }
 
-/// Hex digit values by byte; 0xff for anything else.
-static HEX: [u8; 256] = {
-    let mut t = [0xffu8; 256];
-    let mut c = 0;
-    while c < 256 {
-        t[c] = match c as u8 {
-            d @ b'0'..=b'9' => d - b'0',
-            d @ b'a'..=b'f' => d - b'a' + 10,
-            d @ b'A'..=b'F' => d - b'A' + 10,
-            _ => 0xff,
-        };
-        c += 1;
+/// The value of a hex digit, or 16 or more for anything else; arithmetic rather than a table lookup,
+/// whose load latency sat on the parse's critical path.
+#[inline(always)]
+fn hex_value(c: u8) -> u8 {
+    let d = c.wrapping_sub(b'0');
+    if d < 10 {
+        return d;
     }
-    t
-};
+    // ASCII letters differ from their lower case in bit 5 only.
+    let l = (c | 0x20).wrapping_sub(b'a');
+    if l < 6 {
+        l + 10
+    } else {
+        0xff
+    }
+}
 
 /// The common case of IPv6 text for `parse_ip`: hex groups with at most one `::`, no embedded
 /// IPv4 and no zone, in one pass over the bytes. Anything else returns None and goes to the std
@@ -130,7 +132,7 @@ fn parse_ipv6_groups(s: &[u8]) -> Option<Ipv6Addr> {
         rest = &after[1..];
     }
     for &c in rest {
-        let h = HEX[usize::from(c)];
+        let h = hex_value(c);
         if h < 16 {
             if digits == 4 {
                 return None;
@@ -278,14 +280,14 @@ pub struct Advert {
 }
 
 impl Advert {
-    fn from_repr(r: &vrrp::Repr<'_>, payload: &Bound<'_, PyBytes>) -> Advert {
+    fn from_repr(r: &vrrp::Repr<'_>, payload: &Bound<'_, PyBytes>, payload_bytes: &[u8]) -> Advert {
         let (family, bytes) = match r.addresses {
             vrrp::AddressList::Wire { family, bytes } => (family, bytes),
             // parse only returns wire lists.
             vrrp::AddressList::Ips(_) => (Family::V4, &[][..]),
         };
         // The list is a sub-slice of the payload (at most 1500-odd bytes): its offset and length fit u16.
-        let addr_start = (bytes.as_ptr() as usize).wrapping_sub(payload.as_bytes().as_ptr() as usize);
+        let addr_start = (bytes.as_ptr() as usize).wrapping_sub(payload_bytes.as_ptr() as usize);
         let auth_len = if r.version == Version::V2 {
             // Trailing NULs are padding: drop them, so build(auth_data=...) of what we report gives the bytes back.
             r.auth
@@ -523,6 +525,31 @@ fn expected_auth(auth_type: Option<u8>, auth_data: Option<&[u8]>) -> PyResult<Op
     Ok(Some(Auth { kind, data: padded }))
 }
 
+/// An argument's text: an exact `str` is recognised by its type pointer (the subclass-aware check is a
+/// call under abi3); anything else goes through the same cast, error and note as pyo3's `&str` argument.
+#[inline(always)]
+fn str_arg<'a>(obj: &'a Bound<'_, PyAny>, name: &str) -> PyResult<&'a str> {
+    let text = match obj.cast_exact::<PyString>() {
+        Ok(s) => s.to_str(),
+        Err(_) => obj
+            .cast::<PyString>()
+            .map_err(PyErr::from)
+            .and_then(|s| s.to_str()),
+    };
+    text.map_err(|e| argument_extraction_error(obj.py(), name, e))
+}
+
+/// `str_arg` for `bytes`.
+#[inline(always)]
+fn bytes_arg<'a, 'py>(obj: &'a Bound<'py, PyAny>, name: &str) -> PyResult<&'a Bound<'py, PyBytes>> {
+    match obj.cast_exact::<PyBytes>() {
+        Ok(b) => Ok(b),
+        Err(_) => obj
+            .cast::<PyBytes>()
+            .map_err(|e| argument_extraction_error(obj.py(), name, e.into())),
+    }
+}
+
 /// Parse and validate a VRRP advertisement (the IP payload, without the IP header). `src`/`dst` are the IP
 /// header's addresses (v3 checksums cover them). With `auth_type` (and `auth_data`, the key) a v2 advert must
 /// carry that authentication; without, it is not checked. Raises WireError (a ValueError) on any failed check.
@@ -530,19 +557,30 @@ fn expected_auth(auth_type: Option<u8>, auth_data: Option<&[u8]>) -> PyResult<Op
 #[pyo3(signature = (payload, src, dst, *, auth_type = None, auth_data = None))]
 fn parse_advert(
     py: Python<'_>,
-    payload: &Bound<'_, PyBytes>,
-    src: &str,
-    dst: &str,
-    auth_type: Option<u8>,
-    auth_data: Option<&[u8]>,
+    payload: &Bound<'_, PyAny>,
+    src: &Bound<'_, PyAny>,
+    dst: &Bound<'_, PyAny>,
+    auth_type: Option<&Bound<'_, PyAny>>,
+    auth_data: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<Advert> {
+    // Converted here, in argument order, so errors are what pyo3 would raise for typed arguments.
+    let payload = bytes_arg(payload, "payload")?;
+    let (src, dst) = (str_arg(src, "src")?, str_arg(dst, "dst")?);
+    let auth_type = auth_type
+        .map(|a| a.extract::<u8>())
+        .transpose()
+        .map_err(|e| argument_extraction_error(payload.py(), "auth_type", e))?;
+    let auth_data = auth_data
+        .map(|a| bytes_arg(a, "auth_data").map(|b| b.as_bytes()))
+        .transpose()?;
     let (src, dst) = match (IpBits::parse(src), IpBits::parse(dst)) {
         (Some(s), Some(d)) => (s.ip(), d.ip()),
         _ => (parse_ip(src, "src")?, parse_ip(dst, "dst")?),
     };
     let expected = expected_auth(auth_type, auth_data)?;
-    match vrrp::parse(payload.as_bytes(), src, dst, expected.as_ref()) {
-        Ok(r) => Ok(Advert::from_repr(&r, payload)),
+    let bytes = payload.as_bytes();
+    match vrrp::parse(bytes, src, dst, expected.as_ref()) {
+        Ok(r) => Ok(Advert::from_repr(&r, payload, bytes)),
         Err(e) => Err(wire_error(py, e)),
     }
 }
