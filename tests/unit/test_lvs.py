@@ -442,3 +442,37 @@ def test_slot_index_follows_weights() -> None:
     for slot, target in moves.items():
         slots[slot] = target
     assert Counter(slots) == Counter({"a": 6, "b": 2, "c": 2})
+
+
+def test_a_verdict_changes_the_table_before_anything_is_logged_or_notified() -> None:
+    import gc
+    import logging
+
+    from fastvrrp.lvs.service import LoadBalancerService
+
+    events: list[str] = []
+
+    class Plane(RecordingDataplane):
+        def apply(self, services: object) -> None:
+            super().apply(services)
+            events.append("table " + " ".join(d.address for d in self.services[0].destinations))
+
+    class Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            events.append(record.getMessage())
+
+    logger = logging.getLogger("test.verdict-order")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(Lines())
+    service = LoadBalancerService(lvs_config(rs("198.18.1.1"), rs("198.18.1.2")), logger, Plane())
+    service.state.start()
+    service._apply()
+    service.labels[0] = "TCP_CHECK [198.18.1.1]:tcp:80"
+    events.clear()
+    service.on_verdict(0, False, None, "TCP connection failed: Connection refused")
+    assert events == [
+        "table 198.18.1.2",
+        "TCP_CHECK [198.18.1.1]:tcp:80 failed: TCP connection failed: Connection refused",
+        "Removing service [198.18.1.1]:tcp:80 from VS [198.18.0.100]:tcp:80"]
+    assert gc.isenabled()  # collection is off only while the table changes
