@@ -122,7 +122,7 @@ fn parse_ipv6_groups(s: &[u8]) -> Option<Ipv6Addr> {
     let (mut head, mut tail) = (0u128, 0u128);
     let (mut nh, mut nt) = (0u32, 0u32);
     let mut gap = false;
-    let (mut v, mut digits) = (0u16, 0u32);
+    let (mut v, mut digits) = (0u32, 0u32);
     let mut rest = s;
     if let [b':', after @ ..] = s {
         if after.first() != Some(&b':') {
@@ -134,12 +134,14 @@ fn parse_ipv6_groups(s: &[u8]) -> Option<Ipv6Addr> {
     for &c in rest {
         let h = hex_value(c);
         if h < 16 {
-            if digits == 4 {
-                return None;
-            }
-            v = (v << 4) | u16::from(h);
+            // A group's digit count is checked when it ends, off this per-digit path; extra digits
+            // shift out of the u32 harmlessly, as the group is refused then.
+            v = (v << 4) | u32::from(h);
             digits += 1;
         } else if c == b':' {
+            if digits > 4 {
+                return None;
+            }
             if digits == 0 {
                 // Only right after another ':' (a leading one is handled above): a "::".
                 if gap {
@@ -163,6 +165,9 @@ fn parse_ipv6_groups(s: &[u8]) -> Option<Ipv6Addr> {
         } else {
             return None;
         }
+    }
+    if digits > 4 {
+        return None;
     }
     if digits > 0 {
         if gap {
