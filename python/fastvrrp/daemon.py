@@ -50,6 +50,9 @@ def services_for(config: Config, logger: logging.Logger, *, keep_lvs: bool = Fal
 
     services: list[Service] = []
     services += vrrp_services(config, logger)
+    from fastvrrp.net.routes import RouteService  # static/virtual addresses, routes, rules
+    if RouteService.wanted(config):
+        services.append(RouteService(config, logger))
     if config.virtual_servers:  # checkers and the LVS dataplane
         from fastvrrp.lvs.service import LoadBalancerService
         services.append(LoadBalancerService(config, logger, keep_on_stop=keep_lvs))

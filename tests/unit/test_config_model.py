@@ -263,8 +263,7 @@ static_rules {
     rule = config.static_rules[0]
     assert (rule.source, rule.table, rule.preference) == ("198.18.5.0/24", "100", 200)
     # As keepalived: a route without an interface is not tracked, and it says so.
-    assert [(d.location.line, d.message) for d in result.diagnostics
-            if d.severity != "note"] == [
+    assert [(d.location.line, d.message) for d in result.diagnostics] == [
         (7, "Warning - cannot track route 198.18.7.0/24 with no interface specified, "
             "not tracking")]
     assert hole.no_track and result.exit_code == 5

@@ -268,19 +268,6 @@ def lines_block(field: str) -> Handler:
     return handle
 
 
-def _lines_block_not_yet(field: str) -> Handler:
-    """`lines_block` for a not-yet keyword: the dispatcher skips its block check, so do it here."""
-    keep = lines_block(field)
-
-    def handle(ctx: Context, st: Statement, out: Raw) -> None:
-        if st.block is None:
-            ctx.diagnostics.error(st.location, f"'{st.keyword}' needs a block {{ ... }}")
-            return
-        keep(ctx, st, out)
-
-    return handle
-
-
 def _words_block(field: str) -> Handler:
     def handle(ctx: Context, st: Statement, out: Raw) -> None:
         words: list[str] = out.setdefault(field, [])
@@ -854,15 +841,12 @@ VRRP_INSTANCE = Block("vrrp_instance", "vrrp_instance <NAME>", "A VRRP virtual r
            "VRRPv2 authentication (not with vrrp_strict).", block="authentication"),
     custom("virtual_ipaddress", lines_block("virtual_ipaddress"), _VIP_SYNTAX,
            "Addresses carried in adverts and added on MASTER.", block="list"),
-    not_yet("virtual_ipaddress_excluded", _VIP_SYNTAX,
-            "Addresses added on MASTER but not advertised.",
-            handler=_lines_block_not_yet("virtual_ipaddress_excluded"), block="list"),
-    not_yet("virtual_routes", "{ <ip route syntax> ... }",
-            "Routes added on MASTER.",
-            handler=_lines_block_not_yet("virtual_routes"), block="list"),
-    not_yet("virtual_rules", "{ <ip rule syntax> ... }",
-            "Rules added on MASTER.",
-            handler=_lines_block_not_yet("virtual_rules"), block="list"),
+    custom("virtual_ipaddress_excluded", lines_block("virtual_ipaddress_excluded"), _VIP_SYNTAX,
+           "Addresses added on MASTER but not advertised.", block="list"),
+    custom("virtual_routes", lines_block("virtual_routes"), "{ <ip route syntax> ... }",
+           "Routes added on MASTER.", block="list"),
+    custom("virtual_rules", lines_block("virtual_rules"), "{ <ip rule syntax> ... }",
+           "Rules added on MASTER.", block="list"),
     string("mcast_src_ip", "mcast_src_ip", "Source address of multicast adverts.", "<IPADDR>"),
     string("mcast_dst_ip", "mcast_dst_ip", "Multicast group of this instance.", "<IPADDR>"),
     string("unicast_src_ip", "unicast_src_ip", "Source address of unicast adverts.",
@@ -1216,15 +1200,12 @@ TOP_BLOCK = Block("top", "top level", "The blocks of keepalived.conf.", table(
            block="virtual_server_group"),
     custom("SSL", sub_block("SSL", "ssl"), "{ ... }",
            "Client certificate, key and CA for SSL_GET.", block="SSL"),
-    not_yet("static_ipaddress", _VIP_SYNTAX,
-            "Addresses always present.",
-            handler=_lines_block_not_yet("static_ipaddress"), block="list"),
-    not_yet("static_routes", "{ <ip route syntax> ... }",
-            "Routes always present.",
-            handler=_lines_block_not_yet("static_routes"), block="list"),
-    not_yet("static_rules", "{ <ip rule syntax> ... }",
-            "Rules always present.",
-            handler=_lines_block_not_yet("static_rules"), block="list"),
+    custom("static_ipaddress", lines_block("static_ipaddress"), _VIP_SYNTAX,
+           "Addresses always present.", block="list"),
+    custom("static_routes", lines_block("static_routes"), "{ <ip route syntax> ... }",
+           "Routes always present.", block="list"),
+    custom("static_rules", lines_block("static_rules"), "{ <ip rule syntax> ... }",
+           "Rules always present.", block="list"),
     *(not_yet(name, "{ ... }", block="list") for name in _NOT_YET_TOP),
     *(not_yet(name) for name in ("net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
                                  "instance", "use_pid_dir", "linkbeat_use_polling",
