@@ -5,7 +5,6 @@
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::OnceLock;
 
 use fastvrrp_core::wire::{
     self, arp, ndisc,
@@ -256,7 +255,9 @@ type AdvertKey<'a> = (
     u8,
     u16,
     Family,
-    &'a [u8],
+    [u128; 2],
+    u8,
+    Option<&'a [u8]>,
     u8,
     &'a [u8],
     Option<ChecksumForm>,
@@ -270,29 +271,59 @@ pub struct Advert {
     priority: u8,
     interval_cs: u16,
     family: Family,
-    /// The parsed payload, shared (bytes are immutable): the address list is read from it when asked for,
-    /// so a parse copies nothing. Copying it here, then moving the Advert, stalled store forwarding.
-    payload: Py<PyBytes>,
-    /// Where the address list lies in `payload`.
-    addr_start: u16,
-    addr_len: u16,
+    /// The address list's bytes, left-aligned big-endian in two u128 when it fits (up to 32 bytes: two
+    /// IPv6 or eight IPv4 addresses), else in `addr_more`. Loaded through registers: a byte copy into an
+    /// array, then the move of the Advert, stalled store forwarding; and holding no Python reference
+    /// keeps deallocation free of pyo3's reference-count bookkeeping.
+    addrs: [u128; 2],
+    addr_len: u8,
+    addr_more: Option<Box<[u8]>>,
     auth_type: u8,
     auth_data: [u8; 8],
     auth_len: u8,
     checksum_form: Option<ChecksumForm>,
-    /// The `addresses` tuple, built on first access: most callers never read it.
-    addresses_cache: OnceLock<Py<PyTuple>>,
+}
+
+/// Up to 16 bytes as a left-aligned big-endian u128, without going through memory.
+#[inline(always)]
+fn be_chunk(b: &[u8]) -> u128 {
+    if let Ok(a) = <[u8; 16]>::try_from(b) {
+        return u128::from_be_bytes(a);
+    }
+    if let Ok(a) = <[u8; 4]>::try_from(b) {
+        return u128::from(u32::from_be_bytes(a)) << 96;
+    }
+    let v = b.iter().fold(0u128, |v, x| (v << 8) | u128::from(*x));
+    // len <= 16 here; with len 0 the shift is 128 bits and v is 0 anyway.
+    v.checked_shl(8 * (16 - b.len().min(16)) as u32).unwrap_or(0)
+}
+
+/// An Advert's address-list bytes, laid out for reading.
+struct AddrBuf<'a> {
+    inline: [u8; 32],
+    len: usize,
+    more: Option<&'a [u8]>,
+}
+
+impl AddrBuf<'_> {
+    fn as_slice(&self) -> &[u8] {
+        self.more.unwrap_or(&self.inline[..self.len.min(32)])
+    }
 }
 
 impl Advert {
-    fn from_repr(r: &vrrp::Repr<'_>, payload: &Bound<'_, PyBytes>, payload_bytes: &[u8]) -> Advert {
+    fn from_repr(r: &vrrp::Repr<'_>) -> Advert {
         let (family, bytes) = match r.addresses {
             vrrp::AddressList::Wire { family, bytes } => (family, bytes),
             // parse only returns wire lists.
             vrrp::AddressList::Ips(_) => (Family::V4, &[][..]),
         };
-        // The list is a sub-slice of the payload (at most 1500-odd bytes): its offset and length fit u16.
-        let addr_start = (bytes.as_ptr() as usize).wrapping_sub(payload_bytes.as_ptr() as usize);
+        let (addrs, addr_more) = if bytes.len() <= 32 {
+            let (a, b) = bytes.split_at(bytes.len().min(16));
+            ([be_chunk(a), be_chunk(b)], None)
+        } else {
+            ([0, 0], Some(Box::from(bytes)))
+        };
         let auth_len = if r.version == Version::V2 {
             // Trailing NULs are padding: drop them, so build(auth_data=...) of what we report gives the bytes back.
             r.auth
@@ -309,45 +340,53 @@ impl Advert {
             priority: r.priority,
             interval_cs: r.interval_cs,
             family,
-            payload: payload.clone().unbind(),
-            addr_start: addr_start as u16,
-            addr_len: bytes.len() as u16,
+            addrs,
+            // Only read when addr_more is None, that is when it is at most 32.
+            addr_len: bytes.len().min(32) as u8,
+            addr_more,
             auth_type: r.auth.kind as u8,
             auth_data: r.auth.data,
             auth_len: auth_len as u8,
             checksum_form: r.checksum_form,
-            addresses_cache: OnceLock::new(),
         }
     }
 
-    fn addr_bytes<'a>(&'a self, py: Python<'_>) -> &'a [u8] {
-        let start = usize::from(self.addr_start);
-        self.payload
-            .as_bytes(py)
-            .get(start..start + usize::from(self.addr_len))
-            .unwrap_or_default()
+    fn addr_buf(&self) -> AddrBuf<'_> {
+        let mut inline = [0u8; 32];
+        inline[..16].copy_from_slice(&self.addrs[0].to_be_bytes());
+        inline[16..].copy_from_slice(&self.addrs[1].to_be_bytes());
+        AddrBuf {
+            inline,
+            len: usize::from(self.addr_len),
+            more: self.addr_more.as_deref(),
+        }
     }
 
-    fn key<'a>(&'a self, py: Python<'_>) -> AdvertKey<'a> {
+    fn key(&self) -> AdvertKey<'_> {
         (
             self.version,
             self.vrid,
             self.priority,
             self.interval_cs,
             self.family,
-            self.addr_bytes(py),
+            self.addrs,
+            self.addr_len,
+            self.addr_more.as_deref(),
             self.auth_type,
             &self.auth_data[..usize::from(self.auth_len)],
             self.checksum_form,
         )
     }
 
-    fn addresses_iter<'a>(&'a self, py: Python<'_>) -> vrrp::Addresses<'a> {
+    /// The addresses, in wire order.
+    fn address_list(&self) -> Vec<IpAddr> {
+        let buf = self.addr_buf();
         wire::AddressList::Wire {
             family: self.family,
-            bytes: self.addr_bytes(py),
+            bytes: buf.as_slice(),
         }
         .iter()
+        .collect()
     }
 }
 
@@ -437,17 +476,12 @@ impl Advert {
     /// The address list, as strings, in wire order.
     #[getter]
     fn addresses<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        // Built on first access; std's OnceLock has a lock-free fast path. Two threads racing here
-        // both build a tuple and one is dropped: harmless.
-        if let Some(t) = self.addresses_cache.get() {
-            return Ok(t.bind(py).clone());
-        }
+        // Built on each access, from the bytes: most callers never read it.
         let strings = self
-            .addresses_iter(py)
+            .address_list()
+            .into_iter()
             .map(|a| PyString::new(py, AddrText::new(a).as_str()));
-        let t = PyTuple::new(py, strings)?;
-        let _ = self.addresses_cache.set(t.clone().unbind());
-        Ok(t)
+        PyTuple::new(py, strings)
     }
 
     /// v2 auth type (0 none, 1 PASS, 2 AH); 0 for v3.
@@ -468,19 +502,20 @@ impl Advert {
         form_str(py, self.checksum_form)
     }
 
-    fn __eq__(&self, py: Python<'_>, other: &Self) -> bool {
-        self.key(py) == other.key(py)
+    fn __eq__(&self, other: &Self) -> bool {
+        self.key() == other.key()
     }
 
-    fn __hash__(&self, py: Python<'_>) -> u64 {
+    fn __hash__(&self) -> u64 {
         let mut h = DefaultHasher::new();
-        self.key(py).hash(&mut h);
+        self.key().hash(&mut h);
         h.finish()
     }
 
-    fn __repr__(&self, py: Python<'_>) -> String {
+    fn __repr__(&self) -> String {
         let addrs: Vec<String> = self
-            .addresses_iter(py)
+            .address_list()
+            .into_iter()
             .map(|a| format!("'{a}'"))
             .collect();
         let tuple = if addrs.len() == 1 {
@@ -585,7 +620,7 @@ fn parse_advert(
     let expected = expected_auth(auth_type, auth_data)?;
     let bytes = payload.as_bytes();
     match vrrp::parse(bytes, src, dst, expected.as_ref()) {
-        Ok(r) => Ok(Advert::from_repr(&r, payload, bytes)),
+        Ok(r) => Ok(Advert::from_repr(&r)),
         Err(e) => Err(wire_error(py, e)),
     }
 }
