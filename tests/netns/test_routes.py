@@ -8,6 +8,7 @@ rules and excluded addresses follow the master, and the excluded address is neve
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +125,23 @@ def test_a_route_the_kernel_refuses_is_logged_with_its_line_and_the_daemon_runs_
     assert len(failed) == 1, logs(r1)
     assert "keepalived.conf:7: ip route replace 198.18.21.0/24 via 198.18.99.1" in failed[0]
     assert r1.running and r1.stop(signal.SIGTERM) == 0, logs(r1)
+
+
+def test_reload_changes_only_the_lines_that_changed(lab: Lab) -> None:
+    r1 = lab.start_fastvrrp("r1", config(200, "198.18.0.51"))
+    assert lab.wait_for(lambda: has_route(lab, "r1", VIRTUAL_NET)
+                        and has_route(lab, "r1", STATIC_NET), timeout=5), logs(r1)
+    path = Path(r1.argv[r1.argv.index("-f") + 1])
+    path.write_text(config(200, "198.18.0.51").replace("198.18.10.0/24", "198.18.11.0/24")
+                    .replace(f"from {STATIC_RULE_FROM}", "from 198.18.32.0/24"))
+    r1.send_signal(signal.SIGHUP)
+    assert lab.wait_for(lambda: has_route(lab, "r1", "198.18.11.0/24")
+                        and not has_route(lab, "r1", VIRTUAL_NET)
+                        and has_rule(lab, "r1", "198.18.32.0/24")
+                        and not has_rule(lab, "r1", STATIC_RULE_FROM), timeout=5), logs(r1)
+    # Unchanged lines stay: the static route, the virtual rule and the excluded address.
+    assert has_route(lab, "r1", STATIC_NET) and has_rule(lab, "r1", VIRTUAL_RULE_FROM)
+    assert EXCLUDED in lab.addresses("r1", "eth0")
+    assert r1.stop(signal.SIGTERM) == 0, logs(r1)
+    assert not has_route(lab, "r1", "198.18.11.0/24") and not has_rule(lab, "r1", "198.18.32.0/24")
+    assert not [line for line in r1.log_text().splitlines() if " failed: " in line], logs(r1)

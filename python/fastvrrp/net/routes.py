@@ -87,17 +87,36 @@ class RouteSet:
     """What goes up and comes down together: the adds in config order, the dels reversed."""
 
     def __init__(self) -> None:
-        self.adds: list[Command] = []
-        self.dels: list[Command] = []
+        self.pairs: list[tuple[Command, Command]] = []
 
     def extend(self, pair: tuple[Command, Command] | None) -> None:
         """Add one (add, del) pair, if there is one."""
         if pair is not None:
-            self.adds.append(pair[0])
-            self.dels.insert(0, pair[1])
+            self.pairs.append(pair)
+
+    @property
+    def adds(self) -> list[Command]:
+        """The commands that bring the set up, in config order."""
+        return [add for add, _ in self.pairs]
+
+    @property
+    def dels(self) -> list[Command]:
+        """The commands that take the set down, in reverse config order."""
+        return [delete for _, delete in reversed(self.pairs)]
+
+    def changes_to(self, new: RouteSet) -> list[Command]:
+        """What turns this set, up, into `new`, up: dels of lines gone, then adds of new lines.
+
+        Lines are compared by their commands, so a line that only moved in the file stays.
+        """
+        old_adds = {add[0] for add in self.adds}
+        new_adds = {add[0] for add in new.adds}
+        gone = [d for (add, _), d in zip(reversed(self.pairs), self.dels, strict=True)
+                if add[0] not in new_adds]
+        return gone + [add for add in new.adds if add[0] not in old_adds]
 
     def __bool__(self) -> bool:
-        return bool(self.adds)
+        return bool(self.pairs)
 
 
 def static_set(config: Config) -> RouteSet:
@@ -179,17 +198,32 @@ class RouteService:
             self._worker = None
         await self._run_all(self.static.dels)
 
+    async def reload(self, daemon: Daemon) -> None:
+        """Take `daemon.config` without a flap: only the lines that changed are removed/added."""
+        self._daemon = daemon
+        static = static_set(daemon.config)
+        masters = {i.name: s for i in daemon.config.vrrp_instances if (s := master_set(i))}
+        commands = self.static.changes_to(static)
+        for name in sorted(self.up):
+            commands += self.masters.get(name, RouteSet()).changes_to(
+                masters.get(name, RouteSet()))
+        names = {i.name for i in daemon.config.vrrp_instances}
+        self.up &= names  # a removed master's instance left MASTER (its event said so)
+        self.static, self.masters = static, masters
+        self._queue.put_nowait(lambda: self._run_all(commands))
+
     def _set(self, name: str, master: bool) -> None:
-        routes = self.masters.get(name)
-        if routes is None or (name in self.up) == master:
+        """Track every instance's MASTER state; queue its set when it has one."""
+        if (name in self.up) == master:
             return
         if master:
             self.up.add(name)
-            commands = routes.adds
         else:
             self.up.discard(name)
-            commands = routes.dels
-        self._queue.put_nowait(lambda: self._run_all(commands))
+        routes = self.masters.get(name)
+        if routes:
+            commands = routes.adds if master else routes.dels
+            self._queue.put_nowait(lambda: self._run_all(commands))
 
     async def _work(self) -> None:
         while (job := await self._queue.get()) is not None:
