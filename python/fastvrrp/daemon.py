@@ -76,7 +76,11 @@ def instance_spec(instance: VrrpInstance, global_defs: GlobalDefs) -> InstanceSp
         auth_pass=instance.auth_pass,
         vips=[(v.address, v.prefix, v.dev, v.label, v.brd) for v in instance.virtual_ipaddress],
         unicast_src=instance.unicast_src_ip,
-        unicast_peers=[peer.address for peer in instance.unicast_peers],
+        unicast_peers=[
+            peer.address if (peer.min_ttl, peer.max_ttl) == (0, 255)
+            else (peer.address, peer.min_ttl, peer.max_ttl)
+            for peer in instance.unicast_peers
+        ],
         checksum_form="plain" if instance.v3_checksum_as_v2 else "pseudo",
         skip_check_adv_addr=instance.skip_check_adv_addr or global_defs.vrrp_skip_check_adv_addr,
         garp_master_delay=float(instance.garp_master_delay),
@@ -88,6 +92,12 @@ def instance_spec(instance: VrrpInstance, global_defs: GlobalDefs) -> InstanceSp
             else global_defs.vrrp_garp_interval
         ),
         send_ifname=instance.use_vmac,
+        garp_master_refresh_repeat=instance.garp_master_refresh_repeat,
+        garp_lower_prio_repeat=instance.garp_lower_prio_repeat,
+        garp_lower_prio_delay=float(instance.garp_lower_prio_delay),
+        lower_prio_no_advert=instance.lower_prio_no_advert,
+        higher_prio_send_advert=instance.higher_prio_send_advert,
+        down_timer_adverts=instance.down_timer_adverts,
         sync_group=instance.sync_group,
     )
 
