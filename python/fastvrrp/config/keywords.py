@@ -185,6 +185,11 @@ def not_yet(name: str, syntax: str = "", doc: str = "", handler: Handler | None 
     return Keyword(name, NOT_YET, syntax, doc, handler, block=block)
 
 
+def pending(keyword: Keyword) -> Keyword:
+    """A keyword the model reads (and `check` validates) that the daemon does not act on yet."""
+    return replace(keyword, status=NOT_YET)
+
+
 def alias(name: str, target: str, warn: bool = False) -> Keyword:
     """A deprecated spelling of `target` (filled in by `table`)."""
     return Keyword(name, ALIAS, alias_of=target, warn=warn)
@@ -216,6 +221,7 @@ def read_block(ctx: Context, block: Block, statements: list[Statement], out: Raw
             continue
         if kw.status == NOT_YET:
             diag.note(st.location, f"'{st.keyword}' is not supported by fastvrrp yet - ignored")
+            out[kw.key] = (st.file, st.line, st.column)
             if kw.handler is not None:
                 kw.handler(ctx, st, out)
             continue
@@ -766,12 +772,12 @@ GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP
          "Do not answer a lower-priority advert with an advert."),
     flag("vrrp_higher_prio_send_advert", "vrrp_higher_prio_send_advert",
          "Send an advert before yielding to a higher priority."),
-    flag("vrrp_min_garp", "vrrp_min_garp", "One GARP on takeover and no repeats."),
-    string("vrrp_mcast_group4", "vrrp_mcast_group4", "IPv4 multicast group (224.0.0.18).",
-           "<IPADDR>"),
-    string("vrrp_mcast_group6", "vrrp_mcast_group6", "IPv6 multicast group (ff02::12).",
-           "<IPADDR>"),
-    integer("vrrp_priority", "vrrp_priority", -20, 19, "Nice value of the VRRP process."),
+    pending(flag("vrrp_min_garp", "vrrp_min_garp", "One GARP on takeover and no repeats.")),
+    pending(string("vrrp_mcast_group4", "vrrp_mcast_group4", "IPv4 multicast group (224.0.0.18).",
+                   "<IPADDR>")),
+    pending(string("vrrp_mcast_group6", "vrrp_mcast_group6", "IPv6 multicast group (ff02::12).",
+                   "<IPADDR>")),
+    pending(integer("vrrp_priority", "vrrp_priority", -20, 19, "Nice value of the VRRP process.")),
     integer("vrrp_rt_priority", "vrrp_rt_priority", 1, 99,
             "SCHED_RR priority of the engine thread."),
     flag("vrrp_no_swap", "vrrp_no_swap", "Lock the daemon's memory (mlockall)."),
@@ -806,12 +812,12 @@ GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP
             "Script reading lvs_notify_fifo."),
     custom("dynamic_interfaces", _dynamic_interfaces, "[allow_if_changes]",
            "Allow interfaces that do not exist yet."),
-    custom("max_auto_priority", _max_auto_priority, "[<-1..99>]",
-           "Raise the engine to real-time priority automatically."),
-    custom("lvs_timeouts", _lvs_timeouts, "[tcp SECS] [tcpfin SECS] [udp SECS]",
-           "IPVS connection timeouts."),
-    flag("lvs_flush", "lvs_flush", "Flush the LVS table at startup."),
-    flag("checker_no_swap", "checker_no_swap", "Lock the checker's memory."),
+    pending(custom("max_auto_priority", _max_auto_priority, "[<-1..99>]",
+                   "Raise the engine to real-time priority automatically.")),
+    pending(custom("lvs_timeouts", _lvs_timeouts, "[tcp SECS] [tcpfin SECS] [udp SECS]",
+                   "IPVS connection timeouts.")),
+    pending(flag("lvs_flush", "lvs_flush", "Flush the LVS table at startup.")),
+    pending(flag("checker_no_swap", "checker_no_swap", "Lock the checker's memory.")),
     custom("lvs_backend", _lvs_backend, "auto|ipvs|nftables",
            "fastvrrp extension: the LVS dataplane to drive (auto)."),
     *(not_yet(name) for name in _NOT_YET_GLOBALS),
@@ -847,18 +853,21 @@ VRRP_INSTANCE = Block("vrrp_instance", "vrrp_instance <NAME>", "A VRRP virtual r
            "Routes added on MASTER.", block="list"),
     custom("virtual_rules", lines_block("virtual_rules"), "{ <ip rule syntax> ... }",
            "Rules added on MASTER.", block="list"),
-    string("mcast_src_ip", "mcast_src_ip", "Source address of multicast adverts.", "<IPADDR>"),
-    string("mcast_dst_ip", "mcast_dst_ip", "Multicast group of this instance.", "<IPADDR>"),
+    pending(string("mcast_src_ip", "mcast_src_ip", "Source address of multicast adverts.",
+                   "<IPADDR>")),
+    pending(string("mcast_dst_ip", "mcast_dst_ip", "Multicast group of this instance.",
+                   "<IPADDR>")),
     string("unicast_src_ip", "unicast_src_ip", "Source address of unicast adverts.",
            "<IPADDR>"),
     custom("unicast_peer", lines_block("unicast_peer"),
            "{ <IPADDR> [min_ttl <0..255>] [max_ttl <0..255>] ... }",
            "Send adverts to these peers instead of multicast.", block="list"),
-    integer("unicast_ttl", "unicast_ttl", 1, 255, "TTL of unicast adverts (255)."),
+    pending(integer("unicast_ttl", "unicast_ttl", 1, 255, "TTL of unicast adverts (255).")),
     flag("check_unicast_src", "check_unicast_src", "Drop adverts not from a unicast peer."),
     custom("use_vmac", _use_vmac, "[<IFNAME>] [<MAC>]",
            "Run on a macvlan with the virtual MAC (default name vrrp.<VRID>)."),
-    flag("vmac_xmit_base", "vmac_xmit_base", "Send and receive adverts on the base interface."),
+    pending(flag("vmac_xmit_base", "vmac_xmit_base",
+                 "Send and receive adverts on the base interface.")),
     flag("dont_track_primary", "dont_track_primary", "Ignore faults of the instance interface."),
     custom("track_interface", lines_block("track_interface"), _TRACK_SYNTAX,
            "Interfaces whose state changes the priority or faults the instance.", block="list"),
@@ -899,8 +908,8 @@ VRRP_INSTANCE = Block("vrrp_instance", "vrrp_instance <NAME>", "A VRRP virtual r
            "[<BOOL>]", "Overrides vrrp_strict for this instance."),
     custom("skip_check_adv_addr", _skip_check_adv_addr, "[<BOOL>]",
            "Overrides vrrp_skip_check_adv_addr."),
-    flag("promote_secondaries", "promote_secondaries",
-         "Set promote_secondaries on the interface."),
+    pending(flag("promote_secondaries", "promote_secondaries",
+                 "Set promote_secondaries on the interface.")),
     integer("down_timer_adverts", "down_timer_adverts", 1, 100,
             "Adverts missed before the master is down (3)."),
     flag("native_ipv6", "native_ipv6", "Deprecated: the VIPs choose the family."),
