@@ -142,8 +142,9 @@ def run_probe(
 ) -> ProbeResult:
     """Send probes on `sock` to `target` and collect replies.
 
-    Stops after `count` probes or `duration` seconds, whichever is first (then waits `linger`
-    for late replies), or as soon as `should_stop()` is true.
+    Stops sending after `count` probes or `duration` seconds, whichever is first, or as soon as
+    `should_stop()` is true; then waits `linger` for the replies still on their way, so the last
+    probes are not counted as lost.
     """
     if interval < MIN_INTERVAL:
         raise ValueError(f"interval must be at least {MIN_INTERVAL} s")
@@ -162,7 +163,9 @@ def run_probe(
 
     while True:
         now = time.monotonic_ns()
-        if should_stop() or now >= end or (linger_end is not None and now >= linger_end):
+        if linger_end is None and (now >= end or should_stop()):
+            linger_end = now + round(linger * 1e9)
+        if linger_end is not None and now >= linger_end:
             break
         if linger_end is None and now >= next_send:
             seq = len(sent)
