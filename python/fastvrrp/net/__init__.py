@@ -1,1 +1,1 @@
-"""Host networking off the takeover path: the use_vmac macvlan."""
+"""Host networking off the takeover path: the use_vmac macvlan, static and virtual routes/rules."""
