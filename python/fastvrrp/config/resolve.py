@@ -10,6 +10,7 @@ import ipaddress
 import os
 import pwd
 import shutil
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -357,13 +358,7 @@ def resolve_scripts(ctx: Context, raws: list[Raw],
     out: dict[str, m.VrrpScript] = {}
     diag = ctx.diagnostics
     no_default_user = _default_script_user_missing(g)
-    for raw in raws:
-        name = _name(ctx, raw, "vrrp_script")
-        if name is None:
-            continue
-        if name in out:
-            diag.error(_loc(raw, "self"), f"vrrp_script {name} already defined")
-            continue
+    for name, raw in _first_definitions(ctx, raws, "vrrp_script", "vrrp_script", out):
         script = raw.get("script")
         if script is None:
             diag.warning(_loc(raw, "end"), f"No script set for vrrp_script {name} - removing")
@@ -390,16 +385,24 @@ def resolve_scripts(ctx: Context, raws: list[Raw],
     return out
 
 
+def _first_definitions(ctx: Context, raws: list[Raw], block: str, label: str,
+                       defined: Mapping[str, object]) -> Iterator[tuple[str, Raw]]:
+    """The named blocks of one kind with their names; a name already in `defined` (the caller
+    fills it as it goes) gets keepalived's "<label> NAME already defined" error and is skipped."""
+    for raw in raws:
+        name = _name(ctx, raw, block)
+        if name is None:
+            continue
+        if name in defined:
+            ctx.diagnostics.error(_loc(raw, "self"), f"{label} {name} already defined")
+            continue
+        yield name, raw
+
+
 def resolve_track_files(ctx: Context, raws: list[Raw]) -> dict[str, m.TrackFile]:
     """track_file blocks by name."""
     out: dict[str, m.TrackFile] = {}
-    for raw in raws:
-        name = _name(ctx, raw, "track_file")
-        if name is None:
-            continue
-        if name in out:
-            ctx.diagnostics.error(_loc(raw, "self"), f"track_file {name} already defined")
-            continue
+    for name, raw in _first_definitions(ctx, raws, "track_file", "track_file", out):
         if "file" not in raw:
             ctx.diagnostics.warning(_loc(raw, "end"), f"No file set for track_file {name}")
             continue
@@ -416,13 +419,7 @@ def resolve_track_files(ctx: Context, raws: list[Raw]) -> dict[str, m.TrackFile]
 def resolve_track_processes(ctx: Context, raws: list[Raw]) -> dict[str, m.TrackProcess]:
     """vrrp_track_process blocks by name."""
     out: dict[str, m.TrackProcess] = {}
-    for raw in raws:
-        name = _name(ctx, raw, "vrrp_track_process")
-        if name is None:
-            continue
-        if name in out:
-            ctx.diagnostics.error(_loc(raw, "self"), f"track_process {name} already defined")
-            continue
+    for name, raw in _first_definitions(ctx, raws, "vrrp_track_process", "track_process", out):
         if "process" not in raw:
             ctx.diagnostics.warning(_loc(raw, "end"),
                                     f"No process set for vrrp_track_process {name}")
