@@ -101,11 +101,14 @@ def status(control_socket: str, as_json: bool) -> None:
               help="Where USR1/USR2/JSON signals write keepalived.data/.stats/.json.")
 @click.option("-I", "--dont-release-ipvs", is_flag=True,
               help="Leave the load-balancer table (IPVS or nftables) in place on stop.")
+@click.option("--no-realtime", is_flag=True,
+              help="Keep the VRRP engine thread on normal scheduling when the config sets no "
+                   "vrrp_rt_priority (by default it runs SCHED_RR priority 1).")
 def run(config_file: str, dont_fork: bool, log_console: bool, log_detail: bool, no_syslog: bool,
         log_file: str | None, pidfile: str | None, vrrp_pidfile: str | None,
         checkers_pidfile: str | None, config_id: str | None, config_test: bool,
         log_facility: int | None, log_format: str, control_socket: str, metrics: str | None,
-        dump_dir: str, dont_release_ipvs: bool) -> None:
+        dump_dir: str, dont_release_ipvs: bool, no_realtime: bool) -> None:
     """Run the daemon on a keepalived.conf, in the foreground, until SIGTERM or SIGINT.
 
     SIGHUP reloads the config; USR1, USR2 and SIGRTMIN+2 write keepalived's dump files.
@@ -145,7 +148,8 @@ def run(config_file: str, dont_fork: bool, log_console: bool, log_detail: bool, 
     from fastvrrp.observe import ObserveOptions, observers_for
 
     daemon = Daemon(result.config, logger, pidfile=pidfile or vrrp_pidfile or checkers_pidfile,
-                    config_file=config_file, keep_lvs=dont_release_ipvs)
+                    config_file=config_file, keep_lvs=dont_release_ipvs,
+                    realtime=not no_realtime)
     daemon.observers = observers_for(
         ObserveOptions(config_file=config_file, config_id=config_id,
                        control_socket=control_socket or None, metrics=metrics,

@@ -137,6 +137,20 @@ def log_event(logger: logging.Logger, event: Event) -> None:
         logger.info("(%s) setting VIPs.", name)
 
 
+#: The engine thread's SCHED_RR priority when the config names none: the lowest real-time
+#: priority is enough to run ahead of every normal process, which is what keeps adverts and
+#: takeovers on time on a busy host (corosync runs real-time by default for the same reason).
+DEFAULT_ENGINE_RT_PRIORITY = 1
+
+
+def engine_rt_priority(configured: int | None, realtime: bool) -> int | None:
+    """The engine thread's SCHED_RR priority: the config's `vrrp_rt_priority`, else the default
+    unless real-time scheduling was turned off."""
+    if configured is not None:
+        return configured
+    return DEFAULT_ENGINE_RT_PRIORITY if realtime else None
+
+
 @dataclass
 class Daemon:
     """One running fastvrrp: an engine, its instances, and the listeners of its events."""
@@ -163,6 +177,9 @@ class Daemon:
     last_reload: dict[str, Any] | None = None
     #: Leave the load-balancer table in place on stop (keepalived's -I).
     keep_lvs: bool = False
+    #: Run the engine thread SCHED_RR even when the config sets no `vrrp_rt_priority`
+    #: (`fastvrrp run --no-realtime` turns it off).
+    realtime: bool = True
 
     async def run(self) -> int:
         """Run until SIGTERM or SIGINT; return the process exit code."""
@@ -202,7 +219,8 @@ class Daemon:
     def start(self) -> Engine:
         """Create the engine, add every instance, and start its thread."""
         global_defs = self.config.global_defs
-        engine = Engine(rt_priority=global_defs.vrrp_rt_priority, no_swap=global_defs.vrrp_no_swap)
+        engine = Engine(rt_priority=engine_rt_priority(global_defs.vrrp_rt_priority, self.realtime),
+                        no_swap=global_defs.vrrp_no_swap)
         self.engine = engine
         for instance in self.config.vrrp_instances:
             if instance.use_vmac:

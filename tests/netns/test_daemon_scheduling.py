@@ -1,0 +1,63 @@
+"""`fastvrrp run` puts its VRRP engine thread on real-time scheduling unless told not to."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fastvrrp.lab import Lab, LabProcess
+
+pytestmark = pytest.mark.netns
+
+VIP = "198.18.0.100"
+
+
+def config(global_defs: str = "") -> str:
+    return (
+        f"global_defs {{\n    router_id r1\n{global_defs}}}\n"
+        "vrrp_instance VI_1 {\n"
+        "    state MASTER\n"
+        "    interface eth0\n"
+        "    virtual_router_id 51\n"
+        "    priority 100\n"
+        "    advert_int 1\n"
+        f"    virtual_ipaddress {{\n        {VIP}/24\n    }}\n"
+        "}\n"
+    )
+
+
+def engine_scheduling(proc: LabProcess) -> tuple[int, int]:
+    """(policy, real-time priority) of the daemon's fastvrrp-engine thread."""
+    tasks = Path(f"/proc/{proc.pid}/task")
+    for task in tasks.iterdir():
+        if (task / "comm").read_text().strip() == "fastvrrp-engine":
+            tid = int(task.name)
+            return os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority
+    raise AssertionError(f"no engine thread in {proc}:\n{proc.log_text()}")
+
+
+def started(lab: Lab, conf: str, extra_args: tuple[str, ...] = ()) -> LabProcess:
+    r1 = lab.start_fastvrrp("r1", conf, extra_args)
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], 10.0), r1.log_text()
+    return r1
+
+
+def test_the_engine_thread_runs_sched_rr_1_by_default(lab: Lab) -> None:
+    r1 = started(lab, config())
+    assert engine_scheduling(r1) == (os.SCHED_RR, 1)
+    assert "cannot set SCHED_RR" not in r1.log_text()
+    assert r1.stop() == 0
+
+
+def test_vrrp_rt_priority_sets_the_engine_priority(lab: Lab) -> None:
+    r1 = started(lab, config("    vrrp_rt_priority 30\n"))
+    assert engine_scheduling(r1) == (os.SCHED_RR, 30)
+    assert r1.stop() == 0
+
+
+def test_no_realtime_keeps_the_engine_on_normal_scheduling(lab: Lab) -> None:
+    r1 = started(lab, config(), ("--no-realtime",))
+    assert engine_scheduling(r1) == (os.SCHED_OTHER, 0)
+    assert r1.stop() == 0
