@@ -387,14 +387,16 @@ def resolve_scripts(ctx: Context, raws: list[Raw],
 
 def _first_definitions(ctx: Context, raws: list[Raw], block: str, label: str,
                        defined: Mapping[str, object]) -> Iterator[tuple[str, Raw]]:
-    """The named blocks of one kind with their names; a name already in `defined` (the caller
-    fills it as it goes) gets keepalived's "<label> NAME already defined" error and is skipped."""
+    """The named blocks of one kind with their names. A name already in `defined` (the caller
+    fills it as it goes) is skipped with a note: keepalived accepts the repeat (`-t` exits 0) and
+    looks trackers up by name, so the first definition is the one that counts."""
     for raw in raws:
         name = _name(ctx, raw, block)
         if name is None:
             continue
         if name in defined:
-            ctx.diagnostics.error(_loc(raw, "self"), f"{label} {name} already defined")
+            ctx.diagnostics.note(_loc(raw, "self"),
+                                 f"{label} {name} already defined - the first definition is used")
             continue
         yield name, raw
 
