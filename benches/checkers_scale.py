@@ -1,6 +1,7 @@
 """Checkers at scale and the verdict-to-dataplane time, run by hand as root (not a test).
 
     .venv/bin/python benches/checkers_scale.py [--servers 1000] [--seconds 20] [--warmup 1]
+                                               [--rt-priority N]
 
 One namespace, loopback only. A listener process holds SERVERS TCP ports on 198.18.0.1; the
 LoadBalancerService (the daemon's own) checks 1,000 distinct real servers with TCP_CHECK
@@ -53,14 +54,16 @@ asyncio.run(main())
 """
 
 
-def config(servers: int, warmup: float | None) -> m.Config:
+def config(servers: int, warmup: float | None, rt_priority: int | None = None) -> m.Config:
     # Distinct real servers (198.18.2.1, ...), each checked at its own port of the listener.
     real = tuple(m.RealServer(f"198.18.{2 + i // 250}.{i % 250 + 1}", 80, m.NOWHERE, checkers=(
         m.TcpCheck(connect_ip=HOST, connect_port=BASE_PORT + i, connect_timeout=1.0, retry=0,
                    delay_loop=1.0, warmup=warmup),)) for i in range(servers))
     vs = m.VirtualServer(m.NOWHERE, ip="198.18.0.100", port=80, lvs_sched="wrr",
                          real_servers=real)
-    return m.Config(global_defs=m.GlobalDefs(lvs_backend="nftables"), virtual_servers=(vs,))
+    return m.Config(global_defs=m.GlobalDefs(lvs_backend="nftables",
+                                             checker_rt_priority=rt_priority),
+                    virtual_servers=(vs,))
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -72,8 +75,9 @@ async def run(args: argparse.Namespace, listener: subprocess.Popen[str]) -> dict
     logger = logging.getLogger("bench")
     logger.setLevel(logging.WARNING)
     lateness: list[float] = []
-    service = LoadBalancerService(config(args.servers, args.warmup), logger,
-                                  dataplane=NftablesDataplane(logger))
+    # Normal scheduling unless --rt-priority (checker_rt_priority) asks for SCHED_RR.
+    service = LoadBalancerService(config(args.servers, args.warmup, args.rt_priority), logger,
+                                  dataplane=NftablesDataplane(logger), realtime_default=False)
     service.record = lambda due, at: lateness.append(at - due)
     await service.start()
     await asyncio.sleep(2.0)  # let warmup spread the first round
@@ -105,6 +109,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--down", type=int, default=20)
+    parser.add_argument("--rt-priority", type=int, default=None, metavar="N",
+                        help="checker_rt_priority: run the checker thread SCHED_RR N (1-99)")
     args = parser.parse_args()
     name = "fvbc" + secrets.token_hex(3)
     netns.create([name])
@@ -122,8 +128,9 @@ def main() -> int:
             listener.wait()
         netns.kill_all_in([name])
         netns.delete([name])
+    rt = "normal scheduling" if args.rt_priority is None else f"SCHED_RR {args.rt_priority}"
     print(f"{args.servers} real servers, TCP_CHECK, delay_loop 1, warmup {args.warmup:g}, "
-          f"{args.seconds:g} s: {result['checks']:.0f} checks")
+          f"{args.seconds:g} s, {rt}: {result['checks']:.0f} checks")
     print(f"lateness vs schedule: p50 {result['late_p50'] * 1e3:.2f} ms, "
           f"p99 {result['late_p99'] * 1e3:.2f} ms, max {result['late_max'] * 1e3:.2f} ms")
     print(f"CPU: {result['cpu'] * 100:.1f} % of a core (user {result['user'] * 100:.1f} %, "

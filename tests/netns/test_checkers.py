@@ -512,7 +512,7 @@ def test_ha_suspend_skips_checks_while_the_virtual_address_is_absent(ns: str) ->
 
     async def checks(vip: str) -> int:
         service = LoadBalancerService(config(vip), logging.getLogger("test"),
-                                      dataplane=Recorder())
+                                      dataplane=Recorder(), realtime_default=False)
         await service.start()
         attempts = 0
         probe = service.runners[0].probe

@@ -379,7 +379,8 @@ def test_reload_keeps_unchanged_servers_and_their_checkers() -> None:
         plane = RecordingDataplane()
         before = lvs_config(misc("198.18.1.1", "/bin/true"), misc("198.18.1.2", "/bin/false"),
                             misc("198.18.1.3", "/bin/true"), misc("198.18.1.4", "/bin/true"))
-        service = LoadBalancerService(before, logging.getLogger("test"), plane)
+        service = LoadBalancerService(before, logging.getLogger("test"), plane,
+                                      realtime_default=False)
         seen: list[str] = []
         dispatch = service._dispatch
         service._dispatch = lambda notices: (  # type: ignore[method-assign]
@@ -465,7 +466,8 @@ def test_a_verdict_changes_the_table_before_anything_is_logged_or_notified() -> 
     logger.setLevel(logging.INFO)
     logger.propagate = False
     logger.addHandler(Lines())
-    service = LoadBalancerService(lvs_config(rs("198.18.1.1"), rs("198.18.1.2")), logger, Plane())
+    service = LoadBalancerService(lvs_config(rs("198.18.1.1"), rs("198.18.1.2")), logger, Plane(),
+                                  realtime_default=False)
     service.state.start()
     service._apply()
     service.labels[0] = "TCP_CHECK [198.18.1.1]:tcp:80"

@@ -707,6 +707,28 @@ def _max_auto_priority(ctx: Context, st: Statement, out: Raw) -> None:
         out["max_auto_priority"] = value
 
 
+def _checker_rt_priority(ctx: Context, st: Statement, out: Raw) -> None:
+    # keepalived clamps an out-of-range priority to 1..99 and says so.
+    if not st.args:
+        parse_int(ctx, st, 0, 1, 99)
+        return
+    text = st.args[0]
+    try:
+        value = int(text, 10)
+    except ValueError:
+        ctx.diagnostics.error(st.arg_location(0), f"invalid number '{text}'")
+        ctx.diagnostics.error(st.arg_location(0),
+                              f"checker process real-time priority '{text}' invalid")
+        return
+    if value < 1:
+        ctx.diagnostics.warning(st.arg_location(0), f"checker process real-time priority {value} "
+                                                    "less than minimum 1 - setting to minimum")
+    elif value > 99:
+        ctx.diagnostics.warning(st.arg_location(0), f"checker process real-time priority {value} "
+                                                    "greater than maximum 99 - setting to maximum")
+    out["checker_rt_priority"] = min(max(value, 1), 99)
+
+
 # --- the tables ----------------------------------------------------------------------------
 
 _SCRIPT_SYNTAX = "<STRING>|<QUOTED-STRING> [username [groupname]]"
@@ -725,10 +747,10 @@ _NOT_YET_GLOBALS = (
     "vrrp_garp_extra_if", "nftables", "nftables_priority", "nftables_counters",
     "nftables_ifindex", "nftables_ipvs", "nftables_ipvs_priority",
     "nftables_ipvs_start_fwmark", "vrrp_iptables", "disable_local_igmp",
-    "vrrp_notify_priority_changes", "min_auto_priority_delay", "checker_priority",
+    "vrrp_notify_priority_changes", "min_auto_priority_delay",
     "bfd_priority", "bfd_no_swap", "vrrp_cpu_affinity", "checker_cpu_affinity",
-    "bfd_cpu_affinity", "checker_rt_priority", "bfd_rt_priority", "vrrp_rlimit_rttime",
-    "checker_rlimit_rttime", "bfd_rlimit_rttime", "snmp_socket", "enable_snmp_vrrp",
+    "bfd_cpu_affinity", "bfd_rt_priority", "vrrp_rlimit_rttime",
+    "bfd_rlimit_rttime", "snmp_socket", "enable_snmp_vrrp",
     "enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
     "enable_traps", "enable_dbus", "dbus_service_name", "fifo_write_vrrp_states_on_reload",
     "vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_cmd_rcv_bufs_force",
@@ -740,7 +762,7 @@ _NOT_YET_GLOBALS = (
     "vrrp_startup_delay", "log_unknown_vrids", "vmac_prefix", "vmac_addr_prefix",
     "random_seed", "reload_check_config", "include_check", "reload_time_file",
     "reload_repeat", "reload_file", "data_use_instance", "bfd_rlimit_rtime",
-    "checker_rlimit_rtime", "vrrp_rlimit_rtime", "enable_snmp_keepalived", "lvs_flush_onstop",
+    "vrrp_rlimit_rtime", "enable_snmp_keepalived", "lvs_flush_onstop",
     "lvs_process_name", "vrrp_vmac_garp_intvl",
 )
 
@@ -817,7 +839,19 @@ GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP
     pending(custom("lvs_timeouts", _lvs_timeouts, "[tcp SECS] [tcpfin SECS] [udp SECS]",
                    "IPVS connection timeouts.")),
     pending(flag("lvs_flush", "lvs_flush", "Flush the LVS table at startup.")),
-    pending(flag("checker_no_swap", "checker_no_swap", "Lock the checker's memory.")),
+    custom("checker_rt_priority", _checker_rt_priority, "<1..99>",
+           "SCHED_RR priority of the thread running the checkers and the LVS dataplane "
+           "(default 1; `fastvrrp run --no-realtime`: normal scheduling)."),
+    integer("checker_priority", "checker_priority", -20, 19,
+            "Nice value of the thread running the checkers and the LVS dataplane.",
+            invalid="Invalid checker process priority specified"),
+    flag("checker_no_swap", "checker_no_swap",
+         "Lock the daemon's memory (mlockall) when it has virtual servers."),
+    integer("checker_rlimit_rttime", "checker_rlimit_rttime", 1, 2**32 - 1,
+            "Microseconds of CPU a real-time checker thread may use without blocking "
+            "(RLIMIT_RTTIME; no limit unless set).",
+            invalid="Invalid checker real-time limit - {value}"),
+    alias("checker_rlimit_rtime", "checker_rlimit_rttime"),
     custom("lvs_backend", _lvs_backend, "auto|ipvs|nftables",
            "fastvrrp extension: the LVS dataplane to drive (auto)."),
     *(not_yet(name) for name in _NOT_YET_GLOBALS),

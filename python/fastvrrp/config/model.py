@@ -101,6 +101,9 @@ class GlobalDefs:
     lvs_timeouts: tuple[int, int, int] | None = None
     lvs_flush: bool = False
     checker_no_swap: bool = False
+    checker_rt_priority: int | None = None
+    checker_priority: int | None = None
+    checker_rlimit_rttime: int | None = None
     #: fastvrrp extension: which LVS dataplane to drive ("auto", "ipvs", "nftables").
     lvs_backend: str = "auto"
     location: Location = NOWHERE

@@ -22,6 +22,7 @@ from fastvrrp.check.runner import CheckRunner
 from fastvrrp.config import model as m
 from fastvrrp.lvs.ipvs import IpvsDataplane, ipvs_available
 from fastvrrp.lvs.nftables import NftablesDataplane
+from fastvrrp.lvs.scheduling import CheckerScheduling, CheckerThread
 from fastvrrp.lvs.state import LoadBalancer, Notice, RealServerState, VirtualServerState
 from fastvrrp.lvs.table import Dataplane, Destination
 from fastvrrp.notify.fifo import FifoWriter
@@ -120,11 +121,16 @@ class LoadBalancerService:
     """Runs the checkers of every virtual server and keeps the dataplane in step."""
 
     def __init__(self, config: m.Config, logger: logging.Logger,
-                 dataplane: Dataplane | None = None, keep_on_stop: bool = False) -> None:
+                 dataplane: Dataplane | None = None, keep_on_stop: bool = False,
+                 realtime_default: bool = True) -> None:
         self.config = config
         self.logger = logger
         self.dataplane = dataplane
         self.keep_on_stop = keep_on_stop
+        #: Without checker_rt_priority, run the checker thread SCHED_RR 1 (as the engine's);
+        #: off with `fastvrrp run --no-realtime` (the daemon's `realtime`) or False here.
+        self.realtime_default = realtime_default
+        self.thread = CheckerThread(logger)
         self.state = LoadBalancer.of(config)
         self.runners: list[CheckRunner] = []
         self.labels: dict[int, str] = {}
@@ -145,6 +151,10 @@ class LoadBalancerService:
     async def start(self, daemon: Daemon | None = None) -> None:
         """Open the FIFOs, write the initial table, and start every checker."""
         g = self.config.global_defs
+        if daemon is not None and not getattr(daemon, "realtime", True):
+            self.realtime_default = False
+        # The calling thread runs the event loop: the checkers and every dataplane change.
+        self.thread.apply(CheckerScheduling.of(g, self.realtime_default))
         for fifo in (g.lvs_notify_fifo, g.notify_fifo):
             if fifo is None:
                 continue
@@ -269,6 +279,7 @@ class LoadBalancerService:
             if id(vs_state) not in matched:
                 notices += vs_state.start()
         self.config, self.state = config, new
+        self.thread.apply(CheckerScheduling.of(config.global_defs, self.realtime_default))
         self.runners = []
         self.labels = {}
         fresh: list[CheckRunner] = []
@@ -407,3 +418,4 @@ class LoadBalancerService:
         for fifo in self.fifos:
             fifo.close()
         self.fifos.clear()
+        self.thread.restore()
