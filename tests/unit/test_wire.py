@@ -189,6 +189,49 @@ def test_build_accepts_ipaddress_objects() -> None:
     assert from_object == wire.build(2, 1, 100, 1, [str(vip)], SRC4, MCAST4)
 
 
+@pytest.mark.parametrize("count", [1, 16, 17, 40, 255])
+def test_build_takes_any_sequence_of_addresses_of_any_length(count: int) -> None:
+    # Up to 16 addresses stay on the stack, more go to the heap: both give the same bytes.
+    addrs = [f"198.18.{i // 250}.{i % 250 + 1}" for i in range(count)]
+    from_list = wire.build(3, 7, 100, 1, addrs, SRC4, MCAST4)
+    assert wire.build(3, 7, 100, 1, tuple(addrs), SRC4, MCAST4) == from_list
+    seq = StrSequence(addrs)
+    assert wire.build(3, 7, 100, 1.0, seq, SRC4, MCAST4) == from_list  # type: ignore[arg-type]
+    assert wire.parse(from_list, SRC4, MCAST4).addresses == tuple(addrs)
+
+
+class StrSequence:
+    """A sequence that is neither a list nor a tuple."""
+
+    def __init__(self, items: list[str]) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> str:
+        return self.items[i]
+
+
+def test_build_refuses_256_addresses() -> None:
+    addrs = [f"198.18.{i // 250}.{i % 250 + 1}" for i in range(256)]
+    with pytest.raises(ValueError):
+        wire.build(3, 7, 100, 1, addrs, SRC4, MCAST4)
+
+
+@pytest.mark.parametrize(("as_int", "as_float"), [(1, 1.0), (3, 3.0), (255, 255.0)])
+def test_build_interval_int_or_float(as_int: int, as_float: float) -> None:
+    assert wire.build(2, 7, 100, as_int, [SRC4], SRC4, MCAST4) == wire.build(
+        2, 7, 100, as_float, [SRC4], SRC4, MCAST4
+    )
+
+
+@pytest.mark.parametrize("interval", [0.004, 0.006, 0.015, 0.0149999, 40.951, 10**30, -1, 0])
+def test_build_interval_must_be_a_centisecond_multiple(interval: float) -> None:
+    with pytest.raises(ValueError, match="interval"):
+        wire.build(3, 7, 100, interval, [SRC4], SRC4, MCAST4)
+
+
 # --- scapy as a second, independent encoder/decoder ---
 
 

@@ -14,7 +14,7 @@ use fastvrrp_core::wire::{
 use pyo3::exceptions::PyValueError;
 use pyo3::impl_::extract_argument::argument_extraction_error;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyInt, PyList, PyString, PyTuple};
 use pyo3::{create_exception, intern};
 
 create_exception!(
@@ -590,6 +590,20 @@ fn bytes_arg<'a, 'py>(obj: &'a Bound<'py, PyAny>, name: &str) -> PyResult<&'a Bo
     }
 }
 
+/// A float argument. An exact `int` (the usual `interval=1`) is read as an integer: through `float()` it would
+/// allocate a float object first. Anything else goes through pyo3's `f64` extraction and its errors.
+#[inline(always)]
+fn float_arg(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
+    if let Ok(i) = obj.cast_exact::<PyInt>() {
+        if let Ok(v) = i.extract::<i64>() {
+            // Interval-sized integers are exact in f64; larger ones round, as float() would.
+            return Ok(v as f64);
+        }
+    }
+    obj.extract::<f64>()
+        .map_err(|e| argument_extraction_error(obj.py(), name, e))
+}
+
 /// Parse and validate a VRRP advertisement (the IP payload, without the IP header). `src`/`dst` are the IP
 /// header's addresses (v3 checksums cover them). With `auth_type` (and `auth_data`, the key) a v2 advert must
 /// carry that authentication; without, it is not checked. Raises WireError (a ValueError) on any failed check.
@@ -632,13 +646,76 @@ fn to_u8(v: i64, what: &str, min: i64) -> PyResult<u8> {
         .ok_or_else(|| PyValueError::new_err(format!("{what} must be {min}..255, got {v}")))
 }
 
+/// Addresses held on the stack by `build_advert`; longer lists (rare: keepalived warns past 20) go to the heap.
+const INLINE_ADDRESSES: usize = 16;
+
+/// One address of `build`'s list: an exact `str` is read in place; anything else (an `ipaddress` object, say)
+/// through its `str()`, as before.
+#[inline(always)]
+fn address_item(item: &Bound<'_, PyAny>) -> PyResult<IpAddr> {
+    match item.cast_exact::<PyString>() {
+        Ok(s) => parse_ip(s.to_str()?, "addresses"),
+        Err(_) => parse_ip(item.str()?.to_str()?, "addresses"),
+    }
+}
+
+/// Parse `build`'s address list into `inline` when it fits, else into `heap`, and return the addresses.
+/// An exact list or tuple is read by index; any other object goes through pyo3's sequence extraction
+/// (its errors: a `str` is refused, a non-sequence is a TypeError).
+fn address_list<'a>(
+    addresses: &Bound<'_, PyAny>,
+    inline: &'a mut [IpAddr; INLINE_ADDRESSES],
+    heap: &'a mut Vec<IpAddr>,
+) -> PyResult<&'a [IpAddr]> {
+    let mut push = |i: usize, item: &Bound<'_, PyAny>| -> PyResult<()> {
+        let ip = address_item(item)?;
+        match inline.get_mut(i) {
+            Some(slot) if heap.is_empty() => *slot = ip,
+            _ => {
+                if heap.is_empty() {
+                    heap.extend_from_slice(&inline[..]);
+                }
+                heap.push(ip);
+            }
+        }
+        Ok(())
+    };
+    let n = if let Ok(list) = addresses.cast_exact::<PyList>() {
+        // Indexed, not iterated: a list mutated by an address's __str__ cannot make this read out of bounds.
+        let mut i = 0;
+        while i < list.len() {
+            push(i, &list.get_item(i)?)?;
+            i += 1;
+        }
+        i
+    } else if let Ok(tuple) = addresses.cast_exact::<PyTuple>() {
+        for (i, item) in tuple.iter().enumerate() {
+            push(i, &item)?;
+        }
+        tuple.len()
+    } else {
+        let items: Vec<Bound<'_, PyAny>> = addresses
+            .extract()
+            .map_err(|e| argument_extraction_error(addresses.py(), "addresses", e))?;
+        for (i, item) in items.iter().enumerate() {
+            push(i, item)?;
+        }
+        items.len()
+    };
+    Ok(if n <= INLINE_ADDRESSES {
+        &inline[..n]
+    } else {
+        &heap[..]
+    })
+}
+
 /// Build a VRRP advertisement payload (no IP header) from simple values: `interval` in seconds (v2 whole
 /// seconds, v3 centisecond steps up to 40.95), `addresses` of the family of `src`/`dst`, v2 auth, and the v3 IPv4
 /// checksum form ("pseudo", the default and keepalived's, or "plain"; ignored for v2). Raises ValueError on
 /// values that cannot be sent.
 #[pyfunction]
 #[pyo3(signature = (version, vrid, priority, interval, addresses, src, dst, auth_type = 0, auth_data = None,
-                    checksum_form = Some("pseudo")),
+                    checksum_form = None),
        text_signature = "(version, vrid, priority, interval, addresses, src, dst, auth_type=0, auth_data=None, \
                           checksum_form='pseudo')")]
 #[allow(clippy::too_many_arguments)]
@@ -647,14 +724,23 @@ fn build_advert<'py>(
     version: i64,
     vrid: i64,
     priority: i64,
-    interval: f64,
-    addresses: Vec<Bound<'py, PyAny>>,
-    src: &str,
-    dst: &str,
+    interval: &Bound<'py, PyAny>,
+    addresses: &Bound<'py, PyAny>,
+    src: &Bound<'py, PyAny>,
+    dst: &Bound<'py, PyAny>,
     auth_type: i64,
-    auth_data: Option<&[u8]>,
-    checksum_form: Option<&str>,
+    auth_data: Option<&Bound<'py, PyAny>>,
+    checksum_form: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
+    // Converted in argument order, so errors are what pyo3 would raise for typed arguments.
+    let interval = float_arg(interval, "interval")?;
+    let (src, dst) = (str_arg(src, "src")?, str_arg(dst, "dst")?);
+    let auth_data = auth_data
+        .map(|a| bytes_arg(a, "auth_data").map(|b| b.as_bytes()))
+        .transpose()?;
+    let checksum_form = checksum_form
+        .map(|f| str_arg(f, "checksum_form"))
+        .transpose()?;
     let version = match version {
         2 => Version::V2,
         3 => Version::V3,
@@ -666,22 +752,20 @@ fn build_advert<'py>(
     };
     let vrid = to_u8(vrid, "vrid", 1)?;
     let priority = to_u8(priority, "priority", 0)?;
-    let cs = (interval * 100.0).round();
-    if !interval.is_finite()
-        || !(1.0..=65535.0).contains(&cs)
-        || (interval * 100.0 - cs).abs() > 1e-6
-    {
+    let x = interval * 100.0;
+    // The nearest integer for every value the checks below accept (within 1e-6 of an integer from 1 up),
+    // without a libm call; the cast saturates, and NaN becomes 0, which the range check refuses.
+    let cs = (x + 0.5) as i64;
+    if !x.is_finite() || !(1..=65535).contains(&cs) || (x - cs as f64).abs() > 1e-6 {
         return Err(PyValueError::new_err(format!(
             "interval must be a positive multiple of 0.01 s, got {interval}"
         )));
     }
     // The range check above bounds cs to u16.
     let interval_cs = cs as u16;
-    let mut ips = Vec::with_capacity(addresses.len());
-    for a in &addresses {
-        let text = a.str()?;
-        ips.push(parse_ip(text.to_str()?, "addresses")?);
-    }
+    let mut inline = [IpAddr::V4(Ipv4Addr::UNSPECIFIED); INLINE_ADDRESSES];
+    let mut heap = Vec::new();
+    let ips = address_list(addresses, &mut inline, &mut heap)?;
     let auth_type = u8::try_from(auth_type)
         .ok()
         .and_then(AuthType::from_u8)
@@ -705,15 +789,21 @@ fn build_advert<'py>(
         vrid,
         priority,
         interval_cs,
-        addresses: &ips,
+        addresses: ips,
         auth,
         checksum_form,
         src: parse_ip(src, "src")?,
         dst: parse_ip(dst, "dst")?,
     };
-    let mut buf = [0u8; vrrp::MAX_LEN];
-    let n = vrrp::build(&mut buf, &params).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    Ok(PyBytes::new(py, &buf[..n]))
+    // Written in place into the new bytes object; its length is known up front. A list of mixed families
+    // has no family: any length will do, as build refuses it before writing.
+    let family = ips.first().map_or(Family::V4, Family::of);
+    let len = vrrp::message_len(version, family, ips.len());
+    PyBytes::new_with(py, len, |buf| {
+        vrrp::build(buf, &params)
+            .map(|_| ())
+            .map_err(|e| PyValueError::new_err(e.to_string()))
+    })
 }
 
 fn parse_mac(s: &str) -> PyResult<MacAddr> {
