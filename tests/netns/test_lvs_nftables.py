@@ -394,3 +394,94 @@ def test_a_verdict_changes_only_its_servers_elements(netns_ready: str | None) ->
         assert seen[offset + 4] == [], seen[offset + 4]
         assert seen[offset + 5] == ["svc_tcp_198_18_0_100_80_slots"], seen[offset + 5]
         assert seen[offset + 6] is True
+
+
+@pytest.mark.parametrize("family", ["inet", "inet6"])
+def test_a_verdict_over_netlink_writes_what_libnftables_would(netns_ready: str | None,
+                                                              family: str) -> None:
+    # A verdict's elements go straight to nf_tables over netlink; the table they leave must be
+    # the one libnftables leaves for the same changes, comments and byte orders included.
+    if netns_ready is not None:
+        pytest.skip(netns_ready)
+    from fastvrrp.lvs.nftables import NftablesDataplane
+    from fastvrrp.lvs.table import Destination, Service, ServiceKey
+
+    v6 = family == "inet6"
+    key = ServiceKey(family, "tcp", "2001:2::100" if v6 else VIP, 80)
+    servers = [Destination(f"2001:2::{10 + i}" if v6 else f"198.18.1.{10 + i}", 8080, 1 + i % 2)
+               for i in range(5)]
+
+    def scenario(netlink: bool) -> list[object]:
+        plane = NftablesDataplane()
+        plane.apply([Service(key, "wrr", destinations=tuple(servers))])
+        if not netlink:
+            assert plane.writer is not None
+            plane.writer.close()
+            plane.writer = None
+        seen: list[object] = []
+        down = Destination(servers[1].address, 8080, 0)
+        for old, new in ((servers[1], down), (servers[3], None), (down, servers[1]),
+                         (None, servers[3])):
+            seen.append(plane.change(key, old, new))
+            seen.append(subprocess.run(["nft", "list", "ruleset"], capture_output=True,
+                                       text=True, check=True).stdout)
+        plane.release()
+        return seen
+
+    results = []
+    for netlink in (True, False):
+        name = "fvnl" + secrets.token_hex(3)
+        netns.create([name])
+        try:
+            results.append(netns.run_in(name, lambda n=netlink: scenario(n)))  # type: ignore[misc]
+        finally:
+            netns.delete([name])
+    assert results[0][::2] == [True] * 4
+    assert results[0] == results[1]
+    assert 'comment "weight 0"' in str(results[0][1])
+
+
+def test_a_refused_netlink_batch_is_an_error_and_changes_nothing(netns_ready: str | None) -> None:
+    if netns_ready is not None:
+        pytest.skip(netns_ready)
+    from fastvrrp.lvs.nfnetlink import Element, ElementChange, ElementWriter, NetlinkError
+    from fastvrrp.lvs.nftables import NftablesDataplane
+    from fastvrrp.lvs.table import Destination, Service, ServiceKey
+
+    key = ServiceKey("inet", "tcp", VIP, 80)
+    servers = tuple(Destination(f"198.18.1.{10 + i}", 80, 1) for i in range(3))
+    dests = "svc_tcp_198_18_0_100_80_dests"
+
+    def scenario() -> tuple[str, str, str, bool]:
+        plane = NftablesDataplane()
+        plane.apply([Service(key, "rr", destinations=servers)])
+        before = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True,
+                                check=True).stdout
+        writer = ElementWriter()
+        gone = Element(bytes([198, 18, 1, 99, 0, 80, 0, 0]))
+        fresh = Element(bytes([198, 18, 1, 98, 0, 80, 0, 0]))
+        errors = []
+        batches = ([ElementChange(True, dests, (fresh,)), ElementChange(False, dests, (gone,))],
+                   [ElementChange(True, "no_such_set", (fresh,))])
+        for changes in batches:
+            try:
+                writer.run("ip", "fastvrrp", changes)
+            except NetlinkError as exc:
+                errors.append(str(exc))
+        after = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True,
+                               check=True).stdout
+        # The writer is still in step with the kernel: the next verdict goes through.
+        ok = plane.change(key, servers[0], None)
+        writer.close()
+        plane.release()
+        return errors[0], errors[1], "same" if after == before else after, ok
+
+    name = "fvnr" + secrets.token_hex(3)
+    netns.create([name])
+    try:
+        missing_element, missing_set, same, ok = netns.run_in(name, scenario)
+    finally:
+        netns.delete([name])
+    assert "ENOENT" in missing_element and "ENOENT" in missing_set
+    assert same == "same"  # the batch's first (valid) add was rolled back with it
+    assert ok is True

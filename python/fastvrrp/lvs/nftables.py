@@ -21,7 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastvrrp.lvs import nfnetlink as nl
 from fastvrrp.lvs.libnft import Nft, NftError
+from fastvrrp.lvs.nfnetlink import Element, ElementChange, ElementWriter
 from fastvrrp.lvs.table import Destination, Service, ServiceKey
 
 TABLE = "fastvrrp"
@@ -408,6 +410,45 @@ class SlotIndex:
             heapq.heapify(self.high)
 
 
+def element_commands(family: str, dests_name: str, slots_name: str, old: Destination | None,
+                     new: Destination | None, moves: dict[int, str]) -> list[Json]:
+    """A verdict's change as nft JSON: the server's dests element, then its slots."""
+    table = _in(family)
+    commands: list[Json] = []
+    if old is not None:
+        commands.append({"delete": {"element": {**table, "name": dests_name, "elem": [
+            {"concat": [old.address, old.port or 0]}]}}})
+    if new is not None:
+        commands.append({"add": {"element": {**table, "name": dests_name, "elem": [
+            {"elem": {"val": {"concat": [new.address, new.port or 0]},
+                      "comment": f"weight {new.weight}"}}]}}})
+    if moves:
+        changed = sorted(moves)
+        commands.append({"delete": {"element": {**table, "name": slots_name, "elem": changed}}})
+        commands.append({"add": {"element": {**table, "name": slots_name,
+                                             "elem": [[i, moves[i]] for i in changed]}}})
+    return commands
+
+
+def element_changes(dests_name: str, slots_name: str, old: Destination | None,
+                    new: Destination | None, moves: list[tuple[int, str]]) -> list[ElementChange]:
+    """The same change as element_commands, encoded for nf_tables netlink."""
+    changes: list[ElementChange] = []
+    if old is not None:
+        changes.append(ElementChange(False, dests_name, (
+            Element(nl.address_port(old.address, old.port or 0)),)))
+    if new is not None:
+        changes.append(ElementChange(True, dests_name, (
+            Element(nl.address_port(new.address, new.port or 0),
+                    userdata=nl.comment(f"weight {new.weight}")),)))
+    if moves:
+        changes.append(ElementChange(False, slots_name,
+                                     tuple(Element(nl.integer(i)) for i, _ in moves)))
+        changes.append(ElementChange(True, slots_name, tuple(
+            Element(nl.integer(i), nl.address(target)) for i, target in moves)))
+    return changes
+
+
 @dataclass
 class NftablesDataplane:
     """Keeps fastvrrp's nftables tables equal to the services it is given."""
@@ -422,6 +463,8 @@ class NftablesDataplane:
     changeable: dict[str, tuple[int, bool]] = field(default_factory=dict)
     #: Slot indexes of those maps, built by apply() so that no verdict pays for them.
     indexes: dict[str, SlotIndex] = field(default_factory=dict)
+    #: Sends a verdict's element changes over netlink (None: through libnftables).
+    writer: ElementWriter | None = None
 
     def change(self, key: ServiceKey, old: Destination | None, new: Destination | None) -> bool:
         """One destination of one service changed (a checker verdict): update only its dests
@@ -462,27 +505,20 @@ class NftablesDataplane:
             # The index may be half-moved: forget it (the caller's apply() rebuilds it).
             del self.indexes[name]
             return False
-        table = _in(family)
-        commands: list[Json] = []
-        if old is not None:
-            commands.append({"delete": {"element": {**table, "name": dests_name, "elem": [
-                {"concat": [old.address, old.port or 0]}]}}})
-        if new is not None:
-            commands.append({"add": {"element": {**table, "name": dests_name, "elem": [
-                {"elem": {"val": {"concat": [new.address, new.port or 0]},
-                          "comment": f"weight {new.weight}"}}]}}})
-        if moves:
-            changed = sorted(moves)
-            commands.append({"delete": {"element": {**table, "name": name, "elem": changed}}})
-            commands.append({"add": {"element": {**table, "name": name,
-                                                 "elem": [[i, moves[i]] for i in changed]}}})
+        changed = sorted(moves)
         try:
-            self.nft.run(commands)
-        except NftError:
+            if self.writer is not None:
+                self.writer.run(family, TABLE, element_changes(dests_name, name, old, new,
+                                                               [(i, moves[i]) for i in changed]))
+            else:
+                self.nft.run(element_commands(family, dests_name, name, old, new, moves))
+        except (NftError, OSError) as exc:
             # The kernel did not take it: rebuild the whole family's table on the next apply.
             self.indexes.clear()
             del self.applied[family]
-            raise
+            raise NftError(str(exc)) from exc
+        # The same change in nft's JSON, for tests and debugging (after the kernel has it).
+        commands = element_commands(family, dests_name, name, old, new, moves)
         self.last_commands = commands
         if old is not None:
             weights.pop((old.address, old.port or 0), None)
@@ -497,6 +533,10 @@ class NftablesDataplane:
         """Rewrite the chains that differ from what was applied last, in one transaction."""
         if self.nft is None:
             self.nft = Nft()
+            try:
+                self.writer = ElementWriter()
+            except OSError as exc:
+                self.logger.debug("nf_tables netlink: %s - verdicts go through libnftables", exc)
         self.indexes.clear()
         self.changeable = {}
         changeable = {
@@ -560,3 +600,6 @@ class NftablesDataplane:
             self.applied = {}
             self.nft.close()
             self.nft = None
+            if self.writer is not None:
+                self.writer.close()
+                self.writer = None
