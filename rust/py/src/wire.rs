@@ -390,6 +390,25 @@ impl Advert {
     }
 }
 
+/// Each octet's decimal text, left-aligned in the first three bytes, and its length in the fourth: an
+/// address is four fixed-size copies, without a branch per digit.
+static OCTET_TEXT: [[u8; 4]; 256] = {
+    let mut t = [[0u8; 4]; 256];
+    let mut o = 0;
+    while o < 256 {
+        let (h, d, u) = ((o / 100) as u8, ((o / 10) % 10) as u8, (o % 10) as u8);
+        t[o] = if o >= 100 {
+            [b'0' + h, b'0' + d, b'0' + u, 3]
+        } else if o >= 10 {
+            [b'0' + d, b'0' + u, 0, 2]
+        } else {
+            [b'0' + u, 0, 0, 1]
+        };
+        o += 1;
+    }
+    t
+};
+
 /// Text of an address, formatted on the stack (no heap String per address).
 struct AddrText {
     buf: [u8; 48],
@@ -398,42 +417,47 @@ struct AddrText {
 
 impl AddrText {
     fn new(addr: IpAddr) -> AddrText {
+        match addr {
+            IpAddr::V4(a) => AddrText::v4(a.octets()),
+            // Longest IPv6 text is 45 bytes (IPv4-mapped with a full prefix), within the buffer.
+            IpAddr::V6(a) => {
+                let mut t = AddrText {
+                    buf: [0; 48],
+                    len: 0,
+                };
+                let _ = fmt::Write::write_fmt(&mut t, format_args!("{a}"));
+                t
+            }
+        }
+    }
+
+    #[inline]
+    fn v4(octets: [u8; 4]) -> AddrText {
         let mut t = AddrText {
             buf: [0; 48],
             len: 0,
         };
-        match addr {
-            IpAddr::V4(a) => {
-                for (i, o) in a.octets().into_iter().enumerate() {
-                    if i > 0 {
-                        t.push(b'.');
-                    }
-                    if o >= 100 {
-                        t.push(b'0' + o / 100);
-                    }
-                    if o >= 10 {
-                        t.push(b'0' + (o / 10) % 10);
-                    }
-                    t.push(b'0' + o % 10);
-                }
+        // At most 15 bytes are used; each copy writes 3 from an offset of at most 12 (within the 48).
+        let mut n = 0;
+        for (i, o) in octets.into_iter().enumerate() {
+            let text = OCTET_TEXT[usize::from(o)];
+            if let Some(slot) = t.buf.get_mut(n..n + 3) {
+                slot.copy_from_slice(&text[..3]);
             }
-            // Longest IPv6 text is 45 bytes (IPv4-mapped with a full prefix), within the buffer.
-            IpAddr::V6(a) => {
-                let _ = fmt::Write::write_fmt(&mut t, format_args!("{a}"));
+            n += usize::from(text[3]);
+            if i < 3 {
+                if let Some(slot) = t.buf.get_mut(n) {
+                    *slot = b'.';
+                }
+                n += 1;
             }
         }
+        t.len = n;
         t
     }
 
-    fn push(&mut self, b: u8) {
-        if let Some(slot) = self.buf.get_mut(self.len) {
-            *slot = b;
-            self.len += 1;
-        }
-    }
-
     fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+        core::str::from_utf8(&self.buf[..self.len.min(48)]).unwrap_or("")
     }
 }
 
@@ -477,11 +501,25 @@ impl Advert {
     #[getter]
     fn addresses<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
         // Built on each access, from the bytes: most callers never read it.
-        let strings = self
-            .address_list()
-            .into_iter()
-            .map(|a| PyString::new(py, AddrText::new(a).as_str()));
-        PyTuple::new(py, strings)
+        let buf = self.addr_buf();
+        let bytes = buf.as_slice();
+        match self.family {
+            Family::V4 => PyTuple::new(
+                py,
+                bytes.chunks_exact(4).map(|c| {
+                    let octets = [c[0], c[1], c[2], c[3]];
+                    PyString::new(py, AddrText::v4(octets).as_str())
+                }),
+            ),
+            Family::V6 => PyTuple::new(
+                py,
+                bytes.chunks_exact(16).map(|c| {
+                    // chunks_exact gives 16 bytes.
+                    let octets: [u8; 16] = c.try_into().unwrap_or([0; 16]);
+                    PyString::new(py, AddrText::new(IpAddr::V6(octets.into())).as_str())
+                }),
+            ),
+        }
     }
 
     /// v2 auth type (0 none, 1 PASS, 2 AH); 0 for v3.
@@ -884,6 +922,16 @@ mod tests {
         ] {
             let ip: core::net::IpAddr = a.parse().expect("valid");
             assert_eq!(super::AddrText::new(ip).as_str(), ip.to_string());
+        }
+    }
+
+    #[test]
+    fn every_octet_text_matches_display() {
+        for o in 0..=255u8 {
+            for octets in [[o, 0, 255, o], [1, o, 10, 100], [o; 4]] {
+                let text = super::AddrText::v4(octets);
+                assert_eq!(text.as_str(), Ipv4Addr::from(octets).to_string());
+            }
         }
     }
 
