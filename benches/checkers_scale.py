@@ -1,7 +1,7 @@
 """Checkers at scale and the verdict-to-dataplane time, run by hand as root (not a test).
 
     .venv/bin/python benches/checkers_scale.py [--servers 1000] [--seconds 20] [--warmup 1]
-                                               [--rt-priority N]
+                                               [--rt-priority N] [--busy N]
 
 One namespace, loopback only. A listener process holds SERVERS TCP ports on 198.18.0.1; the
 LoadBalancerService (the daemon's own) checks 1,000 distinct real servers with TCP_CHECK
@@ -13,6 +13,8 @@ nftables dataplane in the same namespace. Measured:
   system calls);
 - verdict -> dataplane: after the steady phase, the listener closes DOWN ports; for each
   verdict, the time from the checker's verdict to the nftables transaction having returned.
+With --busy N, N processes spin on the CPU for the whole run (a busy host: other processes
+compete with the checker thread for the cores).
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ async def main():
     await asyncio.sleep(3600)
 asyncio.run(main())
 """
+
+
+BUSY = ("import time, sys\nend = time.monotonic() + float(sys.argv[1])\n"
+        "while time.monotonic() < end: pass\n")
 
 
 def config(servers: int, warmup: float | None, rt_priority: int | None = None) -> m.Config:
@@ -111,11 +117,17 @@ def main() -> int:
     parser.add_argument("--down", type=int, default=20)
     parser.add_argument("--rt-priority", type=int, default=None, metavar="N",
                         help="checker_rt_priority: run the checker thread SCHED_RR N (1-99)")
+    parser.add_argument("--busy", type=int, default=0, metavar="N",
+                        help="N processes spinning on the CPU during the run (a busy host)")
     args = parser.parse_args()
     name = "fvbc" + secrets.token_hex(3)
     netns.create([name])
     listener = None
+    busy: list[subprocess.Popen[bytes]] = []
     try:
+        # Bounded: each spinner stops by itself a little after the run would end.
+        busy = [subprocess.Popen([sys.executable, "-c", BUSY, str(args.seconds + 15)])
+                for _ in range(args.busy)]
         netns.ip_batch(["link set lo up", f"addr add {HOST}/32 dev lo"], namespace=name)
         listener = subprocess.Popen(
             ["ip", "netns", "exec", name, sys.executable, "-c", LISTENER, str(args.servers),
@@ -123,12 +135,16 @@ def main() -> int:
         assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"
         result = netns.run_in(name, lambda: asyncio.run(run(args, listener)))
     finally:
+        for spinner in busy:
+            spinner.kill()
+            spinner.wait()
         if listener is not None:
             listener.kill()
             listener.wait()
         netns.kill_all_in([name])
         netns.delete([name])
     rt = "normal scheduling" if args.rt_priority is None else f"SCHED_RR {args.rt_priority}"
+    rt += f", {args.busy} busy processes" if args.busy else ""
     print(f"{args.servers} real servers, TCP_CHECK, delay_loop 1, warmup {args.warmup:g}, "
           f"{args.seconds:g} s, {rt}: {result['checks']:.0f} checks")
     print(f"lateness vs schedule: p50 {result['late_p50'] * 1e3:.2f} ms, "
