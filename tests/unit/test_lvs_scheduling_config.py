@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from fastvrrp.config import CheckResult, check_file
 from fastvrrp.config.model import GlobalDefs
@@ -67,3 +73,32 @@ def test_sched_rr_1_is_the_default_unless_turned_off() -> None:
     assert CheckerScheduling.of(GlobalDefs(), False) == CheckerScheduling()
     configured = GlobalDefs(checker_rt_priority=30, checker_priority=-3)
     assert CheckerScheduling.of(configured, False) == CheckerScheduling(30, False, -3)
+
+
+WITHOUT_SYS_NICE = """
+import logging, sys
+from fastvrrp.lvs.scheduling import CheckerScheduling, CheckerThread
+logging.basicConfig(stream=sys.stdout, format="%(levelname)s %(message)s")
+thread = CheckerThread(logging.getLogger("fastvrrp"))
+thread.apply(CheckerScheduling(rt_priority=20, nice=-5))
+thread.apply(CheckerScheduling(rt_priority=1, rt_default=True))
+thread.restore()
+print("still running")
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv to drop CAP_SYS_NICE")
+def test_without_cap_sys_nice_each_setting_is_one_warning() -> None:
+    proc = subprocess.run(["setpriv", "--bounding-set", "-sys_nice", "--inh-caps", "-sys_nice",
+                           sys.executable, "-c", WITHOUT_SYS_NICE],
+                          capture_output=True, text=True, check=False, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert proc.stdout.splitlines() == [
+        "WARNING checker_rt_priority 20: cannot run the checker thread SCHED_RR: "
+        "Operation not permitted",
+        "WARNING checker_priority -5: cannot renice the checker thread: Permission denied",
+        "WARNING cannot run the checker thread SCHED_RR 1 (fastvrrp's default; "
+        "`fastvrrp run --no-realtime` turns it off): Operation not permitted",
+        "still running"]
