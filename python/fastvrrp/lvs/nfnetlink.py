@@ -103,7 +103,9 @@ class ElementWriter:
         self._seq = 0
 
     def _message(self, kind: int, flags: int, family: int, res_id: int, body: bytes) -> bytes:
-        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        self._seq += 1
+        if self._seq > 0xFFFF0000:  # keep a batch's numbers increasing (no wrap inside one)
+            self._seq = 1
         nfgen = struct.pack("=BBH", family, 0, socket.htons(res_id))
         return struct.pack("=IHHII", 16 + len(nfgen) + len(body), kind, flags, self._seq,
                            0) + nfgen + body
@@ -141,7 +143,8 @@ class ElementWriter:
             offset = 0
             while offset + 16 <= len(data):
                 length, kind, _, seq, _ = struct.unpack_from("=IHHII", data, offset)
-                if kind == NLMSG_ERROR:
+                # Answers to an earlier batch that timed out carry older numbers: skipped.
+                if kind == NLMSG_ERROR and begin <= seq <= last:
                     code = struct.unpack_from("=i", data, offset + 16)[0]
                     error = error or -code
                     if seq == begin:  # the batch itself was refused
