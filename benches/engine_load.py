@@ -1,6 +1,6 @@
 """Rough engine load numbers, run by hand as root (not a test).
 
-    .venv/bin/python benches/engine_load.py
+    .venv/bin/python benches/engine_load.py [--part jitter|cpu|all] [--seconds 5] [--perf DIR]
 
 1. Jitter: one master at advert_int 0.01 for 5 s, without and with rt_priority (SCHED_RR); the
    engine's send lateness (send time minus the FSM's deadline) and the inter-arrival times of its
@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -84,7 +86,7 @@ def jitter(lab: Lab, rt_priority: int | None) -> None:
     )
 
 
-def cpu(lab: Lab) -> None:
+def cpu(lab: Lab, perf_dir: Path | None = None) -> None:
     before = set(engine_threads())
     r1 = netns.run_in(lab.namespace("r1"), Engine)
     r1_tid = (set(engine_threads()) - before).pop()
@@ -109,10 +111,20 @@ def cpu(lab: Lab) -> None:
 
         if not lab.wait_for(settled, 10.0, interval=0.2):
             raise RuntimeError("instances did not settle")
+        perf = []
+        if perf_dir is not None:
+            # `perf record -g` on each engine thread for the window (perf from linux-perf).
+            perf_dir.mkdir(parents=True, exist_ok=True)
+            for role, tid in (("master", r1_tid), ("backup", r2_tid)):
+                out = perf_dir / f"{role}.data"
+                cmd = ["perf", "record", "-q", "-g", "-t", str(tid), "-o", str(out)]
+                perf.append(subprocess.Popen([*cmd, "--", "sleep", str(SECONDS)]))
         c1, c2 = cpu_seconds(r1_tid), cpu_seconds(r2_tid)
         t0 = time.monotonic()
         time.sleep(SECONDS)
         elapsed = time.monotonic() - t0
+        for proc in perf:
+            proc.wait(timeout=SECONDS + 30)
         u1 = (cpu_seconds(r1_tid) - c1) / elapsed * 100
         u2 = (cpu_seconds(r2_tid) - c2) / elapsed * 100
         sent = 0
@@ -127,11 +139,22 @@ def cpu(lab: Lab) -> None:
 
 
 def main() -> int:
-    with Lab() as lab:
-        jitter(lab, None)
-        jitter(lab, 10)
-    with Lab() as lab:
-        cpu(lab)
+    global SECONDS
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("jitter", "cpu", "all"), default="all")
+    parser.add_argument("--seconds", type=float, default=SECONDS, help="window per measurement")
+    parser.add_argument(
+        "--perf", type=Path, metavar="DIR", help="cpu part: perf record -g each engine thread"
+    )
+    args = parser.parse_args()
+    SECONDS = args.seconds
+    if args.part in ("jitter", "all"):
+        with Lab() as lab:
+            jitter(lab, None)
+            jitter(lab, 10)
+    if args.part in ("cpu", "all"):
+        with Lab() as lab:
+            cpu(lab, args.perf)
     return 0
 
 

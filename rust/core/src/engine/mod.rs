@@ -8,11 +8,13 @@
 //! - [`sys`]: the syscalls (the crate's only `unsafe`).
 //! - [`netlink`]: addresses and link state over rtnetlink.
 //! - [`socket`]: the raw VRRP sockets.
+//! - [`frame`]: whole Ethernet frames for IPv4 multicast adverts (sent through AF_PACKET).
 //! - [`event_loop`]: the loop and the per-instance work.
 //! - [`stats`]: the engine's counters and the advert lateness histogram.
 //! - [`spec`]: instance specs, events and status.
 
 pub mod event_loop;
+pub mod frame;
 pub mod netlink;
 pub mod socket;
 pub mod spec;

@@ -37,6 +37,9 @@ pub const IFA_F_TENTATIVE: u32 = 0x40;
 
 const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
+const IFLA_MTU: u16 = 4;
+/// `ifi_type` of Ethernet-framed devices (veth, macvlan, bridges, NICs).
+const ARPHRD_ETHER: u16 = 1;
 
 pub const IFF_UP: u32 = 0x1;
 pub const IFF_RUNNING: u32 = 0x40;
@@ -238,6 +241,10 @@ pub struct Link {
     pub name: String,
     pub flags: u32,
     pub mac: Option<[u8; 6]>,
+    /// Ethernet framing (`ARPHRD_ETHER`): whole frames may be sent on it through AF_PACKET.
+    pub ether: bool,
+    /// IFLA_MTU (0: not given).
+    pub mtu: u32,
 }
 
 impl Link {
@@ -252,11 +259,14 @@ pub fn parse_link(payload: &[u8]) -> Option<Link> {
     let hdr = payload.get(..16)?;
     let ifindex = u32::from_ne_bytes([hdr[4], hdr[5], hdr[6], hdr[7]]);
     let flags = u32::from_ne_bytes([hdr[8], hdr[9], hdr[10], hdr[11]]);
+    let ether = u16::from_ne_bytes([hdr[2], hdr[3]]) == ARPHRD_ETHER;
     let mut link = Link {
         ifindex,
         name: String::new(),
         flags,
         mac: None,
+        ether,
+        mtu: 0,
     };
     for (ty, data) in attrs(payload.get(16..)?) {
         match ty {
@@ -267,6 +277,11 @@ pub fn parse_link(payload: &[u8]) -> Option<Link> {
             IFLA_ADDRESS => {
                 if let Ok(mac) = <[u8; 6]>::try_from(data) {
                     link.mac = Some(mac);
+                }
+            }
+            IFLA_MTU => {
+                if let Ok(mtu) = <[u8; 4]>::try_from(data) {
+                    link.mtu = u32::from_ne_bytes(mtu);
                 }
             }
             _ => {}
@@ -683,11 +698,17 @@ mod tests {
         link.extend_from_slice(&[9, 0, 3, 0]);
         link.extend_from_slice(b"veth0\0\0\0");
         link.extend_from_slice(&[10, 0, 1, 0, 2, 0, 0x5e, 0, 1, 7, 0, 0]);
+        link.extend_from_slice(&[8, 0, 4, 0]);
+        link.extend_from_slice(&1500u32.to_ne_bytes());
         let parsed = parse_link(&link).expect("link");
         assert_eq!(parsed.ifindex, 4);
         assert_eq!(parsed.name, "veth0");
         assert_eq!(parsed.mac, Some([2, 0, 0x5e, 0, 1, 7]));
         assert!(parsed.is_running());
+        assert!(parsed.ether);
+        assert_eq!(parsed.mtu, 1500);
+        link[2] = 0x18; // ARPHRD_NONE (0xfffe) is not Ethernet; 0x0118 neither
+        assert!(!parse_link(&link).expect("link").ether);
 
         let addr = [
             10u8, 64, 0x80, 253, 4, 0, 0, 0, 20, 0, 1, 0, 0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,

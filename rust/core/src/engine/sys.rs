@@ -414,19 +414,94 @@ pub fn recv_ip(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
     msg.msg_controllen = cmsg.0.len() as _;
     // SAFETY: every pointer in `msg` refers to a live local buffer of the declared size.
     let len = check_len(unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, 0) })?;
+    decode(&msg, &from, len)
+}
+
+/// Most packets [`recv_ip_batch`] takes in one call.
+pub const MAX_PACKETS_PER_CALL: usize = 32;
+
+/// [`recv_ip`] for up to [`MAX_PACKETS_PER_CALL`] packets in one `recvmmsg`: packet `i` goes
+/// to `buf[i * room..(i + 1) * room]` and its metadata to `out[i]` (as many as both allow).
+/// Returns how many were received; `WouldBlock` when none wait. A packet without a source
+/// address is returned with `len` 0 (skip it).
+pub fn recv_ip_batch(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    room: usize,
+    out: &mut [Received],
+) -> io::Result<usize> {
+    let count = out
+        .len()
+        .min(MAX_PACKETS_PER_CALL)
+        .min(buf.len().checked_div(room).unwrap_or(0));
+    if count == 0 {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    // SAFETY: all-zero sockaddr_storage, iovec and mmsghdr values are valid; the pointers are
+    // set below before the kernel sees them.
+    let mut from: [libc::sockaddr_storage; MAX_PACKETS_PER_CALL] = unsafe { zeroed() };
+    // SAFETY: as above.
+    let mut iov: [libc::iovec; MAX_PACKETS_PER_CALL] = unsafe { zeroed() };
+    // SAFETY: as above.
+    let mut msgs: [libc::mmsghdr; MAX_PACKETS_PER_CALL] = unsafe { zeroed() };
+    let mut cmsg: [CmsgBuf; MAX_PACKETS_PER_CALL] = std::array::from_fn(|_| CmsgBuf([0; 128]));
+    for (i, chunk) in buf.chunks_exact_mut(room).take(count).enumerate() {
+        iov[i].iov_base = chunk.as_mut_ptr().cast();
+        iov[i].iov_len = chunk.len();
+    }
+    for i in 0..count {
+        let hdr = &mut msgs[i].msg_hdr;
+        hdr.msg_name = (&mut from[i] as *mut libc::sockaddr_storage).cast();
+        hdr.msg_namelen = socklen::<libc::sockaddr_storage>();
+        hdr.msg_iov = &mut iov[i];
+        hdr.msg_iovlen = 1;
+        hdr.msg_control = cmsg[i].0.as_mut_ptr().cast();
+        hdr.msg_controllen = cmsg[i].0.len() as _;
+    }
+    // `count` is at most 32: the cast cannot truncate.
+    let vlen = count as libc::c_uint;
+    // SAFETY: `msgs[..count]` point to live `from`, `iov` (inside `buf`) and `cmsg` entries of
+    // the declared sizes, which outlive the call; a null timeout is allowed (non-blocking fd).
+    let ret = unsafe {
+        libc::recvmmsg(
+            fd.as_raw_fd(),
+            msgs.as_mut_ptr(),
+            vlen,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    let got = usize::try_from(check(ret)?).unwrap_or(0).min(count);
+    for i in 0..got {
+        let len = msgs[i].msg_len as usize;
+        out[i] = decode(&msgs[i].msg_hdr, &from[i], len).unwrap_or(Received {
+            len: 0,
+            truncated: false,
+            src: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            dst: None,
+            ifindex: 0,
+            ttl: None,
+            rx_realtime_ns: None,
+        });
+    }
+    Ok(got)
+}
+
+/// What the kernel filled in for one received message: `msg` (its control data) and `from`.
+fn decode(msg: &libc::msghdr, from: &libc::sockaddr_storage, len: usize) -> io::Result<Received> {
     let truncated = msg.msg_flags & libc::MSG_TRUNC != 0;
 
     let src = match libc::c_int::from(from.ss_family) {
         libc::AF_INET => {
             // SAFETY: the kernel wrote a sockaddr_in (family AF_INET) into the storage.
             let sin =
-                unsafe { &*(&from as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+                unsafe { &*(from as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
             IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
         }
         libc::AF_INET6 => {
             // SAFETY: the kernel wrote a sockaddr_in6 (family AF_INET6) into the storage.
             let sin6 =
-                unsafe { &*(&from as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+                unsafe { &*(from as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
             IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
         }
         _ => {
@@ -446,8 +521,9 @@ pub fn recv_ip(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
         ttl: None,
         rx_realtime_ns: None,
     };
-    // SAFETY: `msg` was filled by recvmsg; CMSG_FIRSTHDR/NXTHDR stay within msg_controllen.
-    let mut hdr = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    // SAFETY: `msg` was filled by recvmsg / recvmmsg; CMSG_FIRSTHDR/NXTHDR stay within
+    // msg_controllen.
+    let mut hdr = unsafe { libc::CMSG_FIRSTHDR(msg) };
     while !hdr.is_null() {
         // SAFETY: `hdr` is non-null and points into `cmsg`, as CMSG_FIRSTHDR/NXTHDR guarantee.
         let (level, ty) = unsafe { ((*hdr).cmsg_level, (*hdr).cmsg_type) };
@@ -487,7 +563,7 @@ pub fn recv_ip(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
             }
         }
         // SAFETY: as for CMSG_FIRSTHDR.
-        hdr = unsafe { libc::CMSG_NXTHDR(&msg, hdr) };
+        hdr = unsafe { libc::CMSG_NXTHDR(msg, hdr) };
     }
     Ok(out)
 }
@@ -598,6 +674,58 @@ pub fn send_frame(
             socklen::<libc::sockaddr_ll>(),
         )
     })
+}
+
+/// Most frames [`send_frames`] hands to the kernel in one call.
+pub const MAX_FRAMES_PER_CALL: usize = 64;
+
+/// Send whole Ethernet frames from an AF_PACKET socket with one `sendmmsg`: frame `i` is
+/// `buf[offset..offset + len]` out of `ifindex`, for each `(offset, len, ifindex)` of `frames`
+/// (at most [`MAX_FRAMES_PER_CALL`]; the rest are left). Returns how many the kernel took, in
+/// order; when that is fewer than asked, the first one not taken failed (send it alone to learn
+/// why). A range outside `buf` is an `InvalidInput` error before anything is sent.
+pub fn send_frames(
+    fd: BorrowedFd<'_>,
+    buf: &[u8],
+    frames: &[(usize, usize, u32)],
+    ethertype: u16,
+) -> io::Result<usize> {
+    let count = frames.len().min(MAX_FRAMES_PER_CALL);
+    if count == 0 {
+        return Ok(0);
+    }
+    // SAFETY: all-zero iovec, sockaddr_ll and mmsghdr values are valid (null pointers, zero
+    // lengths); the pointers are set below before the kernel sees them.
+    let mut iov: [libc::iovec; MAX_FRAMES_PER_CALL] = unsafe { zeroed() };
+    // SAFETY: as above.
+    let mut sll: [libc::sockaddr_ll; MAX_FRAMES_PER_CALL] = unsafe { zeroed() };
+    // SAFETY: as above.
+    let mut msgs: [libc::mmsghdr; MAX_FRAMES_PER_CALL] = unsafe { zeroed() };
+    for (i, &(offset, len, ifindex)) in frames.iter().take(count).enumerate() {
+        let frame = offset
+            .checked_add(len)
+            .and_then(|end| buf.get(offset..end))
+            .ok_or(io::ErrorKind::InvalidInput)?;
+        iov[i].iov_base = frame.as_ptr().cast_mut().cast();
+        iov[i].iov_len = frame.len();
+        sll[i].sll_family = libc::AF_PACKET as libc::c_ushort;
+        sll[i].sll_protocol = ethertype.to_be();
+        sll[i].sll_ifindex = ifindex_int(ifindex)?;
+    }
+    for i in 0..count {
+        let hdr = &mut msgs[i].msg_hdr;
+        hdr.msg_name = (&mut sll[i] as *mut libc::sockaddr_ll).cast();
+        hdr.msg_namelen = socklen::<libc::sockaddr_ll>();
+        hdr.msg_iov = &mut iov[i];
+        hdr.msg_iovlen = 1;
+    }
+    // `count` is at most 64: the cast cannot truncate.
+    let vlen = count as libc::c_uint;
+    // SAFETY: `msgs[..count]` point to live `sll` / `iov` entries, whose buffers are inside
+    // `buf` (checked above) and outlive the call; the kernel only reads them (and writes each
+    // `msg_len`, inside `msgs`).
+    let ret = unsafe { libc::sendmmsg(fd.as_raw_fd(), msgs.as_mut_ptr(), vlen, 0) };
+    check(ret).map(|n| usize::try_from(n).unwrap_or(0))
 }
 
 /// `send(2)` on a socket with a default destination (netlink: the kernel).

@@ -45,24 +45,24 @@ impl Runtime {
     }
 
     /// Execute the actions of one wake-up, (instance, deadline that fired, action), in phases
-    /// that keep each instance's order (advert, VIPs, gratuitous ARP/NA, as keepalived) while
-    /// no instance waits for another's netlink round trip:
+    /// so that no instance waits for another's netlink round trip:
     ///
-    /// 1. every advert;
-    /// 2. every VIP add, queued into ONE netlink message batch and sent (rtnetlink adds them
+    /// 1. every VIP add, queued into ONE netlink message batch and sent (rtnetlink adds them
     ///    during that `sendmsg`, so they exist when it returns);
-    /// 3. every instance's first gratuitous batch, then the repeats;
-    /// 4. the netlink acks, read now (failures become warnings);
-    /// 5. VIP removals and transitions, in order.
+    /// 2. every instance's first gratuitous batch;
+    /// 3. every advert;
+    /// 4. the gratuitous repeats (`garp_master_repeat`);
+    /// 5. the netlink acks, read now (failures become warnings);
+    /// 6. VIP removals and transitions, in order.
     ///
+    /// A new master's first GARP/NA leaves before its advert, although RFC 5798 §6.4.1/§6.4.2
+    /// (and keepalived) list the advert first: on a bridge or veth the advert's `sendmsg` runs
+    /// the delivery to every other router in our context (40-140 µs measured), which used to
+    /// delay the GARP that moves the clients' traffic. The advert follows within microseconds;
+    /// that changes no election (a lower backup's Skew_Time is milliseconds longer than ours).
     /// The FSM never pushes a removal together with an add or a gratuitous batch for one
     /// instance, so moving removals last changes no instance's order.
     pub(super) fn execute(&mut self, now: Timestamp, batch: &[(usize, Option<Timestamp>, Action)]) {
-        for &(id, due, action) in batch {
-            if let Action::SendAdvert { priority } = action {
-                self.send_advert(id, priority, due);
-            }
-        }
         let mut adds = std::mem::take(&mut self.vip_adds);
         adds.clear();
         let t0 = sys::monotonic_ns();
@@ -107,6 +107,12 @@ impl Runtime {
                 }
             }
         }
+        for &(id, due, action) in batch {
+            if let Action::SendAdvert { priority } = action {
+                self.send_advert(id, priority, due);
+            }
+        }
+        self.flush_adverts();
         for (&(id, _, action), &was_first) in batch.iter().zip(&first) {
             if action == Action::SendGratuitous && !was_first {
                 self.send_gratuitous(id, now);
@@ -244,12 +250,23 @@ impl Runtime {
         }
     }
 
+    /// Send one advert, or queue it for [`Runtime::flush_adverts`] (which `execute` calls after
+    /// its adverts): an IPv4 multicast advert on an Ethernet interface becomes a whole frame
+    /// (see `frame`) and leaves with the others of the wake-up in one `sendmmsg` on the AF_PACKET
+    /// socket. IPv6, unicast, and anything that does not fit go through the raw socket.
     pub(super) fn send_advert(&mut self, id: usize, priority: u8, due: Option<Timestamp>) {
+        if self.advert_queue.len() >= sys::MAX_FRAMES_PER_CALL {
+            self.flush_adverts();
+        }
         let Runtime {
             slots,
             channels,
             channel_of,
+            links,
             txbuf,
+            advert_frames,
+            advert_queue,
+            advert_owners,
             ..
         } = self;
         let Some(Some(slot)) = slots.get_mut(id) else {
@@ -285,20 +302,41 @@ impl Runtime {
         } else {
             &multicast
         };
+        let params = |dst| wire::AdvertParams {
+            version: wire_version(slot.spec.version),
+            vrid: slot.spec.vrid,
+            priority,
+            interval_cs: slot.spec.advert_interval_cs,
+            addresses: &slot.vip_addrs,
+            auth: slot.spec.auth,
+            checksum_form: slot.spec.checksum_form,
+            src,
+            dst,
+        };
+        // The frame path: IPv4 multicast out of an Ethernet interface whose MTU takes it.
+        let link = links.get(&send_ifindex).filter(|l| l.ether);
+        if let (IpAddr::V4(src4), [IpAddr::V4(group4)], Some(link), Some(mac)) =
+            (src, dsts, link, link.and_then(|l| l.mac))
+        {
+            let offset = advert_queue.len() * ADVERT_FRAME_ROOM;
+            let room = advert_frames.get_mut(offset..offset + ADVERT_FRAME_ROOM);
+            let framed = room.and_then(|room| {
+                let payload = room.get_mut(frame::HEADERS_LEN..)?;
+                let len = wire::build(payload, &params(dsts[0])).ok()?;
+                let fits = link.mtu == 0 || frame::IPV4_LEN + len <= link.mtu as usize;
+                fits.then_some(())?;
+                frame::write_headers(room, mac, src4, *group4, slot.ip_ident, len)
+            });
+            if let Some(len) = framed {
+                slot.ip_ident = slot.ip_ident.wrapping_add(1);
+                advert_queue.push((offset, len, send_ifindex));
+                advert_owners.push((id, due));
+                return;
+            }
+        }
         let mut failure = None;
         for &dst in dsts {
-            let params = wire::AdvertParams {
-                version: wire_version(slot.spec.version),
-                vrid: slot.spec.vrid,
-                priority,
-                interval_cs: slot.spec.advert_interval_cs,
-                addresses: &slot.vip_addrs,
-                auth: slot.spec.auth,
-                checksum_form: slot.spec.checksum_form,
-                src,
-                dst,
-            };
-            let sent = match wire::build(txbuf, &params) {
+            let sent = match wire::build(txbuf, &params(dst)) {
                 Ok(len) => {
                     sys::send_ip(ch.fd.as_fd(), &txbuf[..len], src, dst, send_ifindex).map(drop)
                 }
@@ -309,16 +347,74 @@ impl Runtime {
                 failure = Some(format!("cannot send advert to {dst}: {e}"));
             }
         }
+        self.advert_done(id, due, failure);
+    }
+
+    /// Send the advert frames queued by [`Runtime::send_advert`]: one `sendmmsg`, or more when
+    /// one fails (the kernel stops at it; it is counted and the rest go on).
+    pub(super) fn flush_adverts(&mut self) {
+        let mut queue = std::mem::take(&mut self.advert_queue);
+        let mut owners = std::mem::take(&mut self.advert_owners);
+        let mut next = 0;
+        while next < queue.len() {
+            let rest = queue.get(next..).unwrap_or(&[]);
+            let sent = sys::send_frames(
+                self.packet.as_fd(),
+                &self.advert_frames,
+                rest,
+                frame::ETHERTYPE_IPV4,
+            );
+            let taken = match sent {
+                Ok(n) if n > 0 => n,
+                failed => {
+                    let e = failed
+                        .err()
+                        .unwrap_or_else(|| io::ErrorKind::WriteZero.into());
+                    if let Some(&(id, due)) = owners.get(next) {
+                        if let Some(slot) = self.slot_mut(id) {
+                            slot.stats.send_err += 1;
+                        }
+                        let dst = group(IpFamily::Inet);
+                        self.advert_done(
+                            id,
+                            due,
+                            Some(format!("cannot send advert to {dst}: {e}")),
+                        );
+                    }
+                    next += 1;
+                    continue;
+                }
+            };
+            for &(id, due) in owners.iter().skip(next).take(taken) {
+                self.advert_done(id, due, None);
+            }
+            next += taken;
+        }
+        queue.clear();
+        owners.clear();
+        self.advert_queue = queue;
+        self.advert_owners = owners;
+    }
+
+    /// After an advert left (or failed; the caller counts `send_err`): its lateness, and the
+    /// first failure of a run of failures as a warning, not every advert.
+    fn advert_done(&mut self, id: usize, due: Option<Timestamp>, failure: Option<String>) {
+        let Runtime {
+            slots,
+            pending_events,
+            ..
+        } = self;
+        let Some(Some(slot)) = slots.get_mut(id) else {
+            return;
+        };
         if let Some(at) = due {
             slot.lateness
                 .record(sys::monotonic_ns().saturating_sub(at.as_nanos()));
         }
-        // Report the first failure of a run of failures, not every advert.
         match failure {
             Some(msg) if !slot.sending_failed => {
                 slot.sending_failed = true;
-                let ev = warning_event(slot, msg);
-                self.pending_events.push(ev);
+                pending_events.push(warning_event(slot, msg));
             }
             Some(_) => {}
             None => slot.sending_failed = false,

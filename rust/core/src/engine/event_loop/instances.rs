@@ -38,6 +38,8 @@ impl Runtime {
             IpFamily::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
         });
         let vip_addrs: Vec<IpAddr> = spec.vips.iter().map(|v| v.addr).collect();
+        // Any start will do (the kernel's is a hash): differ between instances and runs.
+        let ip_ident = (sys::monotonic_ns() as u16) ^ (u16::from(spec.vrid) << 8);
         let mut slot = Slot {
             fsm: Instance::new(fsm_config(&spec, primary)),
             spec,
@@ -62,6 +64,7 @@ impl Runtime {
             takeover_due: None,
             garp_round: 0,
             other_masters: OtherMasters::default(),
+            ip_ident,
         };
         // The tie-break needs our primary address: learn it before the FSM is built.
         if slot.spec.unicast_src.is_none() {

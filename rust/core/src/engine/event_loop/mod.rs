@@ -31,7 +31,7 @@ use super::socket::{self, group, is_link_local, split_ipv4};
 use super::spec::{Event, InstanceSpec, InstanceStatus, IpFamily, Vip};
 use super::stats::{Lateness, OtherMasters, PacketStats};
 use super::sys;
-use super::EngineError;
+use super::{frame, EngineError};
 use crate::fsm::{
     Action, AddressListCheck, Input, Instance, InstanceConfig, Reason, StartState, State, Timestamp,
 };
@@ -51,6 +51,9 @@ const MAX_QUEUED_GRATUITOUS: usize = 4096;
 const RECEIVE_COALESCE: std::time::Duration = std::time::Duration::from_millis(2);
 /// How early the loop wakes for a backup's Master_Down deadline (see `arm_timer`).
 const TAKEOVER_EARLY_WAKE: std::time::Duration = std::time::Duration::from_micros(200);
+/// Room for one IPv4 advert frame in the send batch: headers and the longest v4 message
+/// (v2 with authentication and 255 addresses: 1,036 bytes).
+const ADVERT_FRAME_ROOM: usize = frame::HEADERS_LEN + 1040;
 /// How long a backup's timeout may wait for adverts still unread in a socket.
 const MAX_TIMEOUT_DEFERRAL: std::time::Duration = std::time::Duration::from_millis(50);
 
@@ -152,6 +155,8 @@ struct Slot {
     missing_source_reported: bool,
     /// Other masters heard while we were master (the split-brain gauge).
     other_masters: OtherMasters,
+    /// IP ID of the next advert frame written by the engine (see `frame`).
+    ip_ident: u16,
 }
 
 impl Slot {
@@ -205,6 +210,12 @@ pub struct Runtime {
     first_garp: Vec<bool>,
     rxbuf: Vec<u8>,
     txbuf: Vec<u8>,
+    /// IPv4 multicast advert frames waiting for one `sendmmsg` (see `send_advert`), each at a
+    /// multiple of [`ADVERT_FRAME_ROOM`]: (offset, length, ifindex) in `advert_queue`, and the
+    /// (instance, deadline that fired) of each in `advert_owners`.
+    advert_frames: Vec<u8>,
+    advert_queue: Vec<(usize, usize, u32)>,
+    advert_owners: Vec<(usize, Option<Timestamp>)>,
     frame: [u8; 128],
     addr_results: Vec<io::Result<()>>,
     changes: Vec<Change>,
@@ -248,8 +259,11 @@ impl Runtime {
             resume_at: None,
             garp_round: 0,
             first_garp: Vec::with_capacity(64),
-            rxbuf: vec![0; 4096],
+            rxbuf: vec![0; sys::MAX_PACKETS_PER_CALL * receive::RX_ROOM],
             txbuf: vec![0; wire::vrrp::MAX_LEN + 64],
+            advert_frames: vec![0; sys::MAX_FRAMES_PER_CALL * ADVERT_FRAME_ROOM],
+            advert_queue: Vec::with_capacity(sys::MAX_FRAMES_PER_CALL),
+            advert_owners: Vec::with_capacity(sys::MAX_FRAMES_PER_CALL),
             frame: [0; 128],
             addr_results: Vec::new(),
             changes: Vec::new(),

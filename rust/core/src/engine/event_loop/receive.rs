@@ -20,6 +20,18 @@ pub(super) struct Arrival<'a> {
 
 /// Packets read from one socket per wake-up, so timers are never starved by a flood.
 const RECV_BUDGET: usize = 512;
+/// Receive room per packet in `Runtime::rxbuf` (the longest advert with its IP header fits).
+pub(super) const RX_ROOM: usize = 4096 + 64;
+/// Placeholder metadata for `recv_ip_batch` to overwrite (`len` 0 is skipped).
+const NOTHING_RECEIVED: sys::Received = sys::Received {
+    len: 0,
+    truncated: false,
+    src: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+    dst: None,
+    ifindex: 0,
+    ttl: None,
+    rx_realtime_ns: None,
+};
 /// The same advert seen on the interface and on its VMAC within this time is one advert.
 const DUPLICATE_WINDOW: Duration = Duration::from_millis(2);
 /// A kernel receive stamp older than this is not trusted (a realtime clock step): `now` is used.
@@ -68,51 +80,65 @@ impl Runtime {
         // wake-up (a clock step between the two reads is caught by the bounds below).
         let mono_now = sys::monotonic_ns();
         let real_offset = sys::realtime_ns().wrapping_sub(mono_now);
-        for _ in 0..RECV_BUDGET {
+        let mut budget = RECV_BUDGET;
+        while budget > 0 {
             let Some(Some(ch)) = self.channels.get(idx) else {
                 break;
             };
             let key = ch.key;
-            let got = match sys::recv_ip(ch.fd.as_fd(), &mut buf) {
-                Ok(got) => got,
+            let mut meta = [NOTHING_RECEIVED; sys::MAX_PACKETS_PER_CALL];
+            let want = budget.min(sys::MAX_PACKETS_PER_CALL);
+            let got = match sys::recv_ip_batch(ch.fd.as_fd(), &mut buf, RX_ROOM, &mut meta[..want])
+            {
+                Ok(n) => n,
                 Err(_) => {
                     emptied = true;
                     break;
                 }
             };
-            let now = arrival_time(got.rx_realtime_ns, real_offset, now());
-            last_arrival = Some(now);
-            let data = buf.get(..got.len).unwrap_or(&[]);
-            let (payload, ttl, dst) = match key.1 {
-                IpFamily::Inet => match split_ipv4(data) {
-                    Some((p, ttl, dst)) => (p, Some(ttl), IpAddr::V4(dst)),
-                    None => continue,
-                },
-                IpFamily::Inet6 => (
-                    data,
-                    got.ttl,
-                    got.dst.unwrap_or_else(|| group(IpFamily::Inet6)),
-                ),
-            };
-            let ip_header_len = data.len() - payload.len();
-            let Some(&vrid) = payload.get(1) else {
-                continue;
-            };
-            let count = self.demux.get(&(key.0, key.1, vrid)).map_or(0, Vec::len);
-            for k in 0..count {
-                let Some(&id) = self.demux.get(&(key.0, key.1, vrid)).and_then(|v| v.get(k)) else {
-                    break;
+            budget -= got;
+            // Every packet of the batch arrived before this (for `arrival_time`'s bounds).
+            let batch_now = now();
+            for (i, got) in meta.iter().take(got).enumerate() {
+                let now = arrival_time(got.rx_realtime_ns, real_offset, batch_now);
+                last_arrival = Some(now);
+                let data = buf.get(i * RX_ROOM..i * RX_ROOM + got.len).unwrap_or(&[]);
+                let (payload, ttl, dst) = match key.1 {
+                    IpFamily::Inet => match split_ipv4(data) {
+                        Some((p, ttl, dst)) => (p, Some(ttl), IpAddr::V4(dst)),
+                        None => continue,
+                    },
+                    IpFamily::Inet6 => (
+                        data,
+                        got.ttl,
+                        got.dst.unwrap_or_else(|| group(IpFamily::Inet6)),
+                    ),
                 };
-                let arrival = Arrival {
-                    via: key.0,
-                    src: got.src,
-                    dst,
-                    ttl,
-                    truncated: got.truncated,
-                    ip_header_len,
-                    payload,
+                let ip_header_len = data.len() - payload.len();
+                let Some(&vrid) = payload.get(1) else {
+                    continue;
                 };
-                self.advert_for(id, now, &arrival);
+                let count = self.demux.get(&(key.0, key.1, vrid)).map_or(0, Vec::len);
+                for k in 0..count {
+                    let Some(&id) = self.demux.get(&(key.0, key.1, vrid)).and_then(|v| v.get(k))
+                    else {
+                        break;
+                    };
+                    let arrival = Arrival {
+                        via: key.0,
+                        src: got.src,
+                        dst,
+                        ttl,
+                        truncated: got.truncated,
+                        ip_header_len,
+                        payload,
+                    };
+                    self.advert_for(id, now, &arrival);
+                }
+            }
+            if got < want {
+                emptied = true;
+                break;
             }
         }
         self.rxbuf = buf;
