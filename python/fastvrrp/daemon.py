@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from fastvrrp._native import Engine, Event, InstanceSpec
 from fastvrrp.config.model import Config, GlobalDefs, VrrpInstance
+from fastvrrp.net.promote import PromoteSecondaries
 from fastvrrp.net.vmac import VirtualMac, vmac_for
 from fastvrrp.reload import ReloadPlan, plan_reload
 
@@ -75,7 +76,8 @@ def instance_spec(instance: VrrpInstance, global_defs: GlobalDefs) -> InstanceSp
         auth_type=AUTH_TYPES.get(instance.auth_type, 0),
         auth_pass=instance.auth_pass,
         vips=[(v.address, v.prefix, v.dev, v.label, v.brd) for v in instance.virtual_ipaddress],
-        unicast_src=instance.unicast_src_ip,
+        # keepalived keeps one source address: mcast_src_ip and unicast_src_ip both set it.
+        unicast_src=instance.unicast_src_ip or instance.mcast_src_ip,
         unicast_peers=[
             peer.address if (peer.min_ttl, peer.max_ttl) == (0, 255)
             else (peer.address, peer.min_ttl, peer.max_ttl)
@@ -162,6 +164,7 @@ class Daemon:
     services: list[Service] = field(default_factory=list)
     engine: Engine | None = None
     vmacs: list[VirtualMac] = field(default_factory=list)
+    promoted: PromoteSecondaries | None = None
     #: Control socket, metrics, dumps, reload, sd_notify: started after the services, kept
     #: across reloads, stopped first.
     observers: list[Service] = field(default_factory=list)
@@ -226,6 +229,8 @@ class Daemon:
             if instance.use_vmac:
                 self.vmacs.append(self._make_vmac(instance))
             engine.add_instance(instance_spec(instance, global_defs))
+        self.promoted = PromoteSecondaries(self.logger)
+        self.promoted.apply(self.config.vrrp_instances)
         engine.start()
         self.dispatch_events()
         return engine
@@ -273,6 +278,8 @@ class Daemon:
                     self.vmacs.append(self._make_vmac(new))
                 engine.add_instance(instance_spec(new, global_defs))
             self.config = config
+            if self.promoted is not None:
+                self.promoted.apply(config.vrrp_instances)
             self.dispatch_events()
             for service in wanted:
                 survivor = kept.pop(type(service), None)
@@ -311,6 +318,8 @@ class Daemon:
         for vmac in self.vmacs:
             vmac.remove()
         self.vmacs.clear()
+        if self.promoted is not None:
+            self.promoted.restore()
         self.logger.info("Stopped")
 
     def dispatch_events(self) -> None:

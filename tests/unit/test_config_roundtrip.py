@@ -333,6 +333,10 @@ def configs(draw: st.DrawFn, plain: bool = False) -> m.Config:
 def global_defs(draw: st.DrawFn, emails: tuple[str, ...]) -> m.GlobalDefs:
     """global_defs with most settings (not vrrp_strict, which changes every instance)."""
     smtp = draw(st.booleans())
+    min_garp = draw(st.booleans())
+    # vrrp_min_garp gives the lower-priority GARP settings values: None cannot come back.
+    lower_delay = float(draw(st.integers(0, 60))) if min_garp else None
+    lower_repeat = draw(st.integers(0, 20)) if min_garp else None
     return m.GlobalDefs(
         router_id=draw(st.none() | names), notification_email=emails,
         notification_email_from="keepalived@example.net" if smtp else None,
@@ -349,7 +353,8 @@ def global_defs(draw: st.DrawFn, emails: tuple[str, ...]) -> m.GlobalDefs:
         vrrp_gna_interval=draw(st.sampled_from([0.0, 0.000001, 0.25])),
         vrrp_lower_prio_no_advert=draw(st.booleans()),
         vrrp_higher_prio_send_advert=draw(st.booleans()),
-        vrrp_min_garp=draw(st.booleans()), vrrp_skip_check_adv_addr=draw(st.booleans()),
+        vrrp_min_garp=min_garp, vrrp_garp_lower_prio_delay=lower_delay,
+        vrrp_garp_lower_prio_repeat=lower_repeat, vrrp_skip_check_adv_addr=draw(st.booleans()),
         vrrp_check_unicast_src=draw(st.booleans()), vrrp_no_swap=draw(st.booleans()),
         checker_no_swap=draw(st.booleans()), lvs_flush=draw(st.booleans()),
         vrrp_rt_priority=draw(st.none() | st.integers(1, 99)),
