@@ -103,7 +103,7 @@ def status(control_socket: str, as_json: bool) -> None:
               help="Leave the load-balancer table (IPVS or nftables) in place on stop.")
 @click.option("--no-realtime", is_flag=True,
               help="Keep the VRRP engine thread on normal scheduling when the config sets no "
-                   "vrrp_rt_priority (by default it runs SCHED_RR priority 1).")
+                   "vrrp_rt_priority (by default it runs SCHED_RR priority 2).")
 def run(config_file: str, dont_fork: bool, log_console: bool, log_detail: bool, no_syslog: bool,
         log_file: str | None, pidfile: str | None, vrrp_pidfile: str | None,
         checkers_pidfile: str | None, config_id: str | None, config_test: bool,

@@ -139,10 +139,11 @@ def log_event(logger: logging.Logger, event: Event) -> None:
         logger.info("(%s) setting VIPs.", name)
 
 
-#: The engine thread's SCHED_RR priority when the config names none: the lowest real-time
-#: priority is enough to run ahead of every normal process, which is what keeps adverts and
-#: takeovers on time on a busy host (corosync runs real-time by default for the same reason).
-DEFAULT_ENGINE_RT_PRIORITY = 1
+#: The engine thread's SCHED_RR priority when the config names none. Any real-time priority runs
+#: ahead of every normal process, which is what keeps adverts and takeovers on time on a busy
+#: host (corosync runs real-time by default for the same reason); 2 puts VRRP ahead of the
+#: checker thread's default 1 (lvs/scheduling.py) and below anything an operator runs real-time.
+DEFAULT_ENGINE_RT_PRIORITY = 2
 
 
 def engine_rt_priority(configured: int | None, realtime: bool) -> int | None:

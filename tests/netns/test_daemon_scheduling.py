@@ -44,9 +44,9 @@ def started(lab: Lab, conf: str, extra_args: tuple[str, ...] = ()) -> LabProcess
     return r1
 
 
-def test_the_engine_thread_runs_sched_rr_1_by_default(lab: Lab) -> None:
+def test_the_engine_thread_runs_sched_rr_2_by_default(lab: Lab) -> None:
     r1 = started(lab, config())
-    assert engine_scheduling(r1) == (os.SCHED_RR, 1)
+    assert engine_scheduling(r1) == (os.SCHED_RR, 2)
     assert "cannot set SCHED_RR" not in r1.log_text()
     assert r1.stop() == 0
 
