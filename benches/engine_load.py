@@ -49,6 +49,10 @@ def engine_threads() -> list[int]:
 
 
 def cpu_seconds(tid: int) -> float:
+    # schedstat's first field is the time on a CPU in ns (stat's utime + stime count 10 ms ticks).
+    schedstat = Path(f"/proc/self/task/{tid}/schedstat")
+    if schedstat.exists():
+        return int(schedstat.read_text().split()[0]) / 1e9
     fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -134,7 +138,7 @@ def cpu(lab: Lab, perf_dir: Path | None = None) -> None:
     finally:
         r1.stop()
         r2.stop()
-    print(f"255 instances at 10 ms: master thread {u1:.0f} % of a core, backup thread {u2:.0f} %")
+    print(f"255 instances at 10 ms: master thread {u1:.1f} % of a core, backup thread {u2:.1f} %")
     print(f"  adverts sent by the master in total: {sent}")
 
 

@@ -34,7 +34,8 @@ pub fn group(family: IpFamily) -> IpAddr {
 }
 
 /// A raw VRRP socket on `ifname` (`ifindex`): TTL/hop limit 255 both ways, no loopback of our own
-/// multicast, and the receive metadata (destination, interface, TTL) turned on.
+/// multicast, and the receive metadata the IP header does not give turned on (IPv6: destination,
+/// interface, hop limit; both: the receive stamp).
 pub fn open_vrrp(family: IpFamily, ifindex: u32, ifname: &str) -> io::Result<OwnedFd> {
     match family {
         IpFamily::Inet => open_v4(ifindex, ifname),
@@ -52,8 +53,9 @@ fn open_v4(ifindex: u32, ifname: &str) -> io::Result<OwnedFd> {
     sys::set_int(s, libc::IPPROTO_IP, libc::IP_MULTICAST_LOOP, 0)?;
     sys::multicast_if_v4(s, ifindex)?;
     sys::join_v4(s, MULTICAST_V4, ifindex)?;
-    sys::set_int(s, libc::IPPROTO_IP, libc::IP_PKTINFO, 1)?;
-    sys::set_int(s, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)?;
+    // No IP_PKTINFO / IP_RECVTTL on receive: a raw IPv4 socket hands us the IP header, which has
+    // the TTL and the destination, and the socket is bound to its interface; two control
+    // messages less to build and copy per advert. (IP_PKTINFO on send needs no option.)
     grow_receive_buffer(s);
     Ok(fd)
 }

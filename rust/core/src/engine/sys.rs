@@ -395,7 +395,8 @@ pub struct Received {
 struct CmsgBuf([u8; 128]);
 
 /// Receive one packet from a raw IP socket, with its source, destination, interface and TTL.
-/// Needs IP_PKTINFO + IP_RECVTTL (v4) or IPV6_RECVPKTINFO + IPV6_RECVHOPLIMIT (v6) turned on.
+/// IPv6 needs IPV6_RECVPKTINFO + IPV6_RECVHOPLIMIT turned on for `dst`, `ifindex` and `ttl`;
+/// IPv4 fills them from IP_PKTINFO + IP_RECVTTL when those are on (the IP header has them too).
 pub fn recv_ip(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Received> {
     // SAFETY: an all-zero sockaddr_storage is valid.
     let mut from: libc::sockaddr_storage = unsafe { zeroed() };

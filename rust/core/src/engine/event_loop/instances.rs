@@ -169,9 +169,14 @@ impl Runtime {
         // With use_vmac, adverts can arrive on either: a private-mode macvlan takes the frames that
         // carry its own MAC (the master's VMAC) away from the interface, a bridge-mode one does not.
         for via in [ifindex, send_ifindex] {
-            let ids = self.demux.entry((via, family, vrid)).or_default();
-            if !ids.contains(&id) {
-                ids.push(id);
+            let table = self
+                .demux
+                .entry((via, family))
+                .or_insert_with(|| vec![Vec::new(); 256]);
+            if let Some(ids) = table.get_mut(usize::from(vrid)) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
             }
         }
         if let Some(slot) = self.slot_mut(id) {
@@ -353,10 +358,12 @@ impl Runtime {
         };
         let (family, vrid) = (slot.family(), slot.spec.vrid);
         for via in [ifindex, send_ifindex] {
-            if let Some(ids) = self.demux.get_mut(&(via, family, vrid)) {
-                ids.retain(|&i| i != id);
-                if ids.is_empty() {
-                    self.demux.remove(&(via, family, vrid));
+            if let Some(table) = self.demux.get_mut(&(via, family)) {
+                if let Some(ids) = table.get_mut(usize::from(vrid)) {
+                    ids.retain(|&i| i != id);
+                }
+                if table.iter().all(Vec::is_empty) {
+                    self.demux.remove(&(via, family));
                 }
             }
         }

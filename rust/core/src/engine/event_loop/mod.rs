@@ -188,7 +188,9 @@ pub struct Runtime {
     channel_of: HashMap<(u32, IpFamily), usize>,
     slots: Vec<Option<Slot>>,
     by_name: HashMap<String, usize>,
-    demux: HashMap<(u32, IpFamily, u8), Vec<usize>>,
+    /// The instances taking adverts per (interface, family), indexed by VRID (256 entries): one
+    /// hash lookup per received batch, not per advert.
+    demux: HashMap<(u32, IpFamily), Vec<Vec<usize>>>,
     timers: BTreeSet<(Timestamp, usize)>,
     /// Paced gratuitous packets (`garp_interval`), apart from the FSM's deadlines.
     garp_timers: BTreeSet<(Timestamp, usize)>,

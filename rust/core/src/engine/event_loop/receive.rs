@@ -81,6 +81,17 @@ impl Runtime {
         let mono_now = sys::monotonic_ns();
         let real_offset = sys::realtime_ns().wrapping_sub(mono_now);
         let mut budget = RECV_BUDGET;
+        let mut last_src: Option<(IpAddr, bool)> = None;
+        // The instances of this socket by VRID, taken out of `demux` while reading (nothing on
+        // this path adds or removes instances) and put back after.
+        let table_key = self
+            .channels
+            .get(idx)
+            .and_then(Option::as_ref)
+            .map(|c| c.key);
+        let table = table_key
+            .and_then(|k| self.demux.remove(&k))
+            .unwrap_or_default();
         while budget > 0 {
             let Some(Some(ch)) = self.channels.get(idx) else {
                 break;
@@ -118,12 +129,21 @@ impl Runtime {
                 let Some(&vrid) = payload.get(1) else {
                     continue;
                 };
-                let count = self.demux.get(&(key.0, key.1, vrid)).map_or(0, Vec::len);
-                for k in 0..count {
-                    let Some(&id) = self.demux.get(&(key.0, key.1, vrid)).and_then(|v| v.get(k))
-                    else {
-                        break;
-                    };
+                // Our own advert (or another local instance's)? One lookup per source in a row:
+                // a batch is mostly one master's adverts.
+                let local = match last_src {
+                    Some((a, local)) if a == got.src => local,
+                    _ => {
+                        let local = self.local.contains(&got.src);
+                        last_src = Some((got.src, local));
+                        local
+                    }
+                };
+                if local {
+                    continue;
+                }
+                let ids = table.get(usize::from(vrid)).map_or(&[][..], Vec::as_slice);
+                for &id in ids {
                     let arrival = Arrival {
                         via: key.0,
                         src: got.src,
@@ -141,6 +161,9 @@ impl Runtime {
                 break;
             }
         }
+        if let (Some(k), false) = (table_key, table.is_empty()) {
+            self.demux.insert(k, table);
+        }
         self.rxbuf = buf;
         if emptied {
             None
@@ -150,7 +173,7 @@ impl Runtime {
     }
 
     /// Check one received advert for instance `id` and hand it to the FSM, or count (and report)
-    /// why it is dropped, in keepalived's order and words.
+    /// why it is dropped, in keepalived's order and words. The caller has dropped our own adverts.
     pub(super) fn advert_for(&mut self, id: usize, now: Timestamp, arrival: &Arrival<'_>) {
         let Arrival {
             via,
@@ -161,9 +184,6 @@ impl Runtime {
             ip_header_len,
             payload,
         } = *arrival;
-        if self.local.contains(&src) {
-            return; // our own advert (or another local instance's)
-        }
         let started = self.started;
         let Some(slot) = self.slot_mut(id) else {
             return;
