@@ -732,9 +732,54 @@ def _checker_rt_priority(ctx: Context, st: Statement, out: Raw) -> None:
 # --- the tables ----------------------------------------------------------------------------
 
 _SCRIPT_SYNTAX = "<STRING>|<QUOTED-STRING> [username [groupname]]"
-_TRACK_SYNTAX = "{ <NAME> [weight <-253..253> [reverse|noreverse]] ... }"
 _VIP_SYNTAX = ("{ <IPADDR>[/<MASK>] [brd <IPADDR>] [dev <STRING>] [scope <SCOPE>] "
                "[label <LABEL>] [peer <IPADDR>] [no_track] ... }")
+
+
+def _track_list(name: str, doc: str) -> Keyword:
+    """A track_interface/script/file/process list: tracker names with optional weights."""
+    # keepalived bounds the weights of interfaces and scripts by 253, of files and processes by 254.
+    bound = 253 if name in ("track_interface", "track_script") else 254
+    return custom(name, lines_block(name),
+                  f"{{ <NAME> [weight <-{bound}..{bound}> [reverse|noreverse]] ... }}", doc,
+                  block="list")
+
+
+#: A setting that global_defs gives as `vrrp_<name>` and a vrrp_instance overrides as `<name>`:
+#: (name, how to build its keyword from a name and a doc, the doc of the global default).
+_Setting = tuple[str, Callable[[str, str], Keyword], str]
+
+_GARP_SETTINGS: tuple[_Setting, ...] = (
+    ("garp_master_delay", lambda name, doc: number(name, name, 0, 1000, doc),
+     "Seconds after becoming master before the second GARP batch (5; 0 = off)."),
+    ("garp_master_repeat", lambda name, doc: custom(name, _garp_repeat(name), "<1..255>", doc),
+     "GARPs/NAs per VIP in each batch (5)."),
+    ("garp_master_refresh", lambda name, doc: number(name, name, 0, 2**31 - 1, doc),
+     "Seconds between periodic GARP refreshes while master (0 = off)."),
+    ("garp_master_refresh_repeat", lambda name, doc: integer(name, name, 1, 255, doc),
+     "GARPs per VIP in each refresh (1)."),
+    ("garp_lower_prio_delay", lambda name, doc: number(name, name, 0, 1000, doc),
+     "GARP delay after a lower-priority advert (default: garp_master_delay)."),
+    ("garp_lower_prio_repeat", lambda name, doc: integer(name, name, 0, 255, doc),
+     "GARPs after a lower-priority advert (default: garp_master_repeat)."),
+)
+_ADVERT_SETTINGS: tuple[_Setting, ...] = (
+    ("lower_prio_no_advert", lambda name, doc: flag(name, name, doc),
+     "Do not answer a lower-priority advert with an advert."),
+    ("higher_prio_send_advert", lambda name, doc: flag(name, name, doc),
+     "Send an advert before yielding to a higher priority."),
+)
+
+
+def _global_defaults(settings: tuple[_Setting, ...]) -> tuple[Keyword, ...]:
+    """The global_defs keywords (`vrrp_<name>`) of overridable settings."""
+    return tuple(build("vrrp_" + name, doc) for name, build, doc in settings)
+
+
+def _instance_overrides(settings: tuple[_Setting, ...]) -> tuple[Keyword, ...]:
+    """The vrrp_instance keywords that override the global defaults of `settings`."""
+    return tuple(build(name, f"Overrides vrrp_{name}.") for name, build, _ in settings)
+
 
 # keepalived 2.2.7 (Debian) knows these in global_defs; net_namespace, instance and the like
 # are top-level keywords there, and vrrp_ipsets is not built in.
@@ -772,28 +817,14 @@ GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP
     flag("vrrp_strict", "vrrp_strict", "Enforce strict RFC compliance (see the checks below)."),
     flag("vrrp_skip_check_adv_addr", "vrrp_skip_check_adv_addr",
          "Do not check the address list of adverts from the current master."),
-    number("vrrp_garp_master_delay", "vrrp_garp_master_delay", 0, 1000,
-           "Seconds after becoming master before the second GARP batch (5; 0 = off)."),
-    custom("vrrp_garp_master_repeat", _garp_repeat("vrrp_garp_master_repeat"), "<1..255>",
-           "GARPs/NAs per VIP in each batch (5)."),
-    number("vrrp_garp_master_refresh", "vrrp_garp_master_refresh", 0, 2**31 - 1,
-           "Seconds between periodic GARP refreshes while master (0 = off)."),
-    integer("vrrp_garp_master_refresh_repeat", "vrrp_garp_master_refresh_repeat", 1, 255,
-            "GARPs per VIP in each refresh (1)."),
-    number("vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_delay", 0, 1000,
-           "GARP delay after a lower-priority advert (default: garp_master_delay)."),
-    integer("vrrp_garp_lower_prio_repeat", "vrrp_garp_lower_prio_repeat", 0, 255,
-            "GARPs after a lower-priority advert (default: garp_master_repeat)."),
+    *_global_defaults(_GARP_SETTINGS),
     number("vrrp_garp_interval", "vrrp_garp_interval", 0.000001, 4294.967295,
            "Seconds between GARPs (default: none).",
            invalid="vrrp_garp_interval '{value}' is invalid"),
     number("vrrp_gna_interval", "vrrp_gna_interval", 0.000001, 4294.967295,
            "Seconds between unsolicited NAs (default: none).",
            invalid="vrrp_gna_interval '{value}' is invalid"),
-    flag("vrrp_lower_prio_no_advert", "vrrp_lower_prio_no_advert",
-         "Do not answer a lower-priority advert with an advert."),
-    flag("vrrp_higher_prio_send_advert", "vrrp_higher_prio_send_advert",
-         "Send an advert before yielding to a higher priority."),
+    *_global_defaults(_ADVERT_SETTINGS),
     flag("vrrp_min_garp", "vrrp_min_garp",
          "One GARP/NA on takeover and no second block: the vrrp_garp_master_* and "
          "vrrp_garp_lower_prio_* defaults become delay 0, repeat 1."),
@@ -906,14 +937,11 @@ VRRP_INSTANCE = Block("vrrp_instance", "vrrp_instance <NAME>", "A VRRP virtual r
     pending(flag("vmac_xmit_base", "vmac_xmit_base",
                  "Send and receive adverts on the base interface.")),
     flag("dont_track_primary", "dont_track_primary", "Ignore faults of the instance interface."),
-    custom("track_interface", lines_block("track_interface"), _TRACK_SYNTAX,
-           "Interfaces whose state changes the priority or faults the instance.", block="list"),
-    custom("track_script", lines_block("track_script"), _TRACK_SYNTAX,
-           "vrrp_scripts that change the priority or fault the instance.", block="list"),
-    custom("track_file", lines_block("track_file"), _TRACK_SYNTAX.replace("253", "254"),
-           "track_files whose value changes the priority.", block="list"),
-    custom("track_process", lines_block("track_process"), _TRACK_SYNTAX.replace("253", "254"),
-           "vrrp_track_processes that change the priority.", block="list"),
+    _track_list("track_interface",
+                "Interfaces whose state changes the priority or faults the instance."),
+    _track_list("track_script", "vrrp_scripts that change the priority or fault the instance."),
+    _track_list("track_file", "track_files whose value changes the priority."),
+    _track_list("track_process", "vrrp_track_processes that change the priority."),
     command("notify_master", "notify_master", "Run on entering MASTER."),
     command("notify_backup", "notify_backup", "Run on entering BACKUP."),
     command("notify_fault", "notify_fault", "Run on entering FAULT."),
@@ -922,22 +950,7 @@ VRRP_INSTANCE = Block("vrrp_instance", "vrrp_instance <NAME>", "A VRRP virtual r
     command("notify_master_rx_lower_pri", "notify_master_rx_lower_pri",
             "Run when the master receives a lower-priority advert."),
     flag("smtp_alert", "smtp_alert", "Send SMTP alerts on transitions."),
-    number("garp_master_delay", "garp_master_delay", 0, 1000,
-           "Overrides vrrp_garp_master_delay."),
-    custom("garp_master_repeat", _garp_repeat("garp_master_repeat"), "<1..255>",
-           "Overrides vrrp_garp_master_repeat."),
-    number("garp_master_refresh", "garp_master_refresh", 0, 2**31 - 1,
-           "Overrides vrrp_garp_master_refresh."),
-    integer("garp_master_refresh_repeat", "garp_master_refresh_repeat", 1, 255,
-            "Overrides vrrp_garp_master_refresh_repeat."),
-    number("garp_lower_prio_delay", "garp_lower_prio_delay", 0, 1000,
-           "Overrides vrrp_garp_lower_prio_delay."),
-    integer("garp_lower_prio_repeat", "garp_lower_prio_repeat", 0, 255,
-            "Overrides vrrp_garp_lower_prio_repeat."),
-    flag("lower_prio_no_advert", "lower_prio_no_advert",
-         "Overrides vrrp_lower_prio_no_advert."),
-    flag("higher_prio_send_advert", "higher_prio_send_advert",
-         "Overrides vrrp_higher_prio_send_advert."),
+    *_instance_overrides(_GARP_SETTINGS + _ADVERT_SETTINGS),
     flag("v3_checksum_as_v2", "v3_checksum_as_v2", "Overrides the global v3_checksum_as_v2."),
     flag("accept", "accept", "Accept packets to the VIPs when not the owner (default)."),
     flag("no_accept", "accept", "Drop packets to the VIPs when not the owner.", value=False),
@@ -1019,14 +1032,10 @@ VRRP_SYNC_GROUP = Block("vrrp_sync_group", "vrrp_sync_group <NAME>",
                         "Instances that change state together.", table(
     custom("group", _words_block("group"), "{ <INSTANCE> ... }", "Member instances.",
            block="list"),
-    custom("track_interface", lines_block("track_interface"), _TRACK_SYNTAX,
-           "Interfaces tracked by all members.", block="list"),
-    custom("track_script", lines_block("track_script"), _TRACK_SYNTAX,
-           "Scripts tracked by all members.", block="list"),
-    custom("track_file", lines_block("track_file"), _TRACK_SYNTAX.replace("253", "254"),
-           "Files tracked by all members.", block="list"),
-    custom("track_process", lines_block("track_process"), _TRACK_SYNTAX.replace("253", "254"),
-           "Processes tracked by all members.", block="list"),
+    _track_list("track_interface", "Interfaces tracked by all members."),
+    _track_list("track_script", "Scripts tracked by all members."),
+    _track_list("track_file", "Files tracked by all members."),
+    _track_list("track_process", "Processes tracked by all members."),
     command("notify_master", "notify_master", "Run when the group becomes MASTER."),
     command("notify_backup", "notify_backup", "Run when the group becomes BACKUP."),
     command("notify_fault", "notify_fault", "Run when the group faults."),
