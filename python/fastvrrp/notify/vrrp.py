@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from fastvrrp.config.model import Command, Config, GlobalDefs, VrrpInstance, VrrpSyncGroup
 from fastvrrp.notify.diff import same_block
@@ -18,7 +18,7 @@ from fastvrrp.notify.runner import ScriptRunner
 from fastvrrp.notify.smtp import SmtpAlerter, group_alert, instance_alert
 
 if TYPE_CHECKING:
-    from fastvrrp._native import Event
+    from fastvrrp._native import Engine, Event
     from fastvrrp.daemon import Daemon
 
 #: The states that are notified (INIT is not).
@@ -29,6 +29,26 @@ STATE_NAMES = {0: "INIT", 1: "BACKUP", 2: "MASTER", 3: "FAULT"}
 HANDOVER_KEY = "notify.instance_states"
 #: keepalived gives notify_stop scripts this long before it exits.
 STOP_SCRIPT_WAIT = 1.0
+
+
+class EngineInstance(NamedTuple):
+    """One instance as the engine's status reports it."""
+
+    name: str
+    state: str
+    priority: int
+
+
+def engine_instances(engine: Engine | None) -> list[EngineInstance]:
+    """The instances `engine` runs (none without an engine), with state names."""
+    out = []
+    for entry in engine.status() if engine is not None else []:
+        data = entry.get("data")
+        if isinstance(data, dict):
+            out.append(EngineInstance(str(data.get("iname")),
+                                      STATE_NAMES.get(int(data.get("state", 0)), "INIT"),
+                                      int(data.get("effective_priority", 0))))
+    return out
 
 
 def state_script(
@@ -115,21 +135,14 @@ class VrrpNotifier:
         self._daemon = daemon
         daemon.listeners.append(self.on_event)
         known = daemon.handover.pop(HANDOVER_KEY, {}) if daemon.reloading else {}
-        if daemon.engine is not None:
-            # Transitions before we listened (startup into BACKUP/FAULT) are notified now.
-            for entry in daemon.engine.status():
-                data = entry.get("data")
-                if not isinstance(data, dict):
-                    continue
-                state = STATE_NAMES.get(int(data.get("state", 0)), "INIT")
-                prio = int(data.get("effective_priority", 0))
-                name = str(data.get("iname"))
-                if daemon.reloading and name in known:
-                    # A reload is not a transition: remember the state, notify nothing.
-                    self.instance_states[name] = state
-                    self._priorities[name] = prio
-                else:  # startup, or an instance the reload added
-                    self.instance_changed(name, state, prio)
+        # Transitions before we listened (startup into BACKUP/FAULT) are notified now.
+        for name, state, prio in engine_instances(daemon.engine):
+            if daemon.reloading and name in known:
+                # A reload is not a transition: remember the state, notify nothing.
+                self.instance_states[name] = state
+                self._priorities[name] = prio
+            else:  # startup, or an instance the reload added
+                self.instance_changed(name, state, prio)
 
     async def reload(self, daemon: Daemon) -> None:
         """Take `daemon.config`: new scripts, FIFOs and mail settings, no state notified again.
@@ -164,21 +177,14 @@ class VrrpNotifier:
             del self.group_states[name]
         if self.on_event not in daemon.listeners:
             daemon.listeners.append(self.on_event)
-        if daemon.engine is not None:
-            for entry in daemon.engine.status():
-                data = entry.get("data")
-                if not isinstance(data, dict):
-                    continue
-                name = str(data.get("iname"))
-                state = STATE_NAMES.get(int(data.get("state", 0)), "INIT")
-                prio = int(data.get("effective_priority", 0))
-                if name in self.instance_states:
-                    # It keeps running (maybe re-created by the engine): remember, say nothing.
-                    if state in NOTIFIED_STATES:
-                        self.instance_states[name] = state
-                        self._priorities[name] = prio
-                else:  # an instance the reload added
-                    self.instance_changed(name, state, prio)
+        for name, state, prio in engine_instances(daemon.engine):
+            if name in self.instance_states:
+                # It keeps running (maybe re-created by the engine): remember, say nothing.
+                if state in NOTIFIED_STATES:
+                    self.instance_states[name] = state
+                    self._priorities[name] = prio
+            else:  # an instance the reload added
+                self.instance_changed(name, state, prio)
 
     def _still_wanted(self, writer: FifoWriter) -> bool:
         g = self.config.global_defs

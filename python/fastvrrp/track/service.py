@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from fastvrrp.config.model import Config, TrackRef, VrrpInstance, VrrpSyncGroup
 from fastvrrp.notify.diff import same_block
 from fastvrrp.notify.runner import ScriptRunner
-from fastvrrp.notify.vrrp import STATE_NAMES, VrrpNotifier
+from fastvrrp.notify.vrrp import VrrpNotifier, engine_instances
 from fastvrrp.reload import plan_reload
 from fastvrrp.track.base import Tracker
 from fastvrrp.track.file import FileTracker, FileWatcher
@@ -170,17 +170,11 @@ class TrackingService:
         running = [s for s in getattr(daemon, "running", []) if isinstance(s, VrrpNotifier)]
         if running:
             self.notifier = running[0]
-        if self._engine is not None:
-            for entry in self._engine.status():
-                data = entry.get("data")
-                if not isinstance(data, dict):
-                    continue
-                name = str(data.get("iname"))
-                state = STATE_NAMES.get(int(data.get("state", 0)), "INIT")
-                # Nothing of ours faults it yet: a FAULT now is the engine's (its interface).
-                self.interface_fault[name] = state == "FAULT"
-                # After a reload the groups are where they were: remember, do not announce.
-                self._member_state(name, state, announce=not daemon.reloading)
+        for name, state, _ in engine_instances(self._engine):
+            # Nothing of ours faults it yet: a FAULT now is the engine's (its interface).
+            self.interface_fault[name] = state == "FAULT"
+            # After a reload the groups are where they were: remember, do not announce.
+            self._member_state(name, state, announce=not daemon.reloading)
         for group in self.groups.values():
             for member in group.members:
                 group.set_own_fault(member, self.interface_fault.get(member, False))
@@ -263,16 +257,10 @@ class TrackingService:
         for name in list(self.interface_fault):
             if name not in self.tracking:
                 del self.interface_fault[name]
-        if self._engine is not None:
-            for entry in self._engine.status():
-                data = entry.get("data")
-                if not isinstance(data, dict):
-                    continue
-                name = str(data.get("iname"))
-                state = STATE_NAMES.get(int(data.get("state", 0)), "INIT")
-                if name in recreated:
-                    self.interface_fault[name] = state == "FAULT"
-                self._member_state(name, state, announce=False)
+        for name, state, _ in engine_instances(self._engine):
+            if name in recreated:
+                self.interface_fault[name] = state == "FAULT"
+            self._member_state(name, state, announce=False)
         for binding in self.bindings:
             self.tracking[binding.instance].set(binding.source, binding.effect())
         for group in self.groups.values():
