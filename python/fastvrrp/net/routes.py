@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from fastvrrp.config.model import Config, Location, Route, Rule, VirtualAddress, VrrpInstance
@@ -67,20 +67,22 @@ def address_commands(address: VirtualAddress, default_dev: str | None
     return (add, address.location), (delete, address.location)
 
 
+def _line_commands(line: Route | Rule, obj: str, add: str) -> tuple[Command, Command]:
+    """`ip <obj> <add>` and `ip <obj> del` for one route or rule line, as written."""
+    words = _ip_words(line.words)
+    family = _family(words)
+    return ((("ip", *family, obj, add, *words), line.location),
+            (("ip", *family, obj, "del", *words), line.location))
+
+
 def route_commands(route: Route) -> tuple[Command, Command]:
     """`ip route replace` and `ip route del` for one route line, as written."""
-    words = _ip_words(route.words)
-    family = _family(words)
-    return ((("ip", *family, "route", "replace", *words), route.location),
-            (("ip", *family, "route", "del", *words), route.location))
+    return _line_commands(route, "route", "replace")
 
 
 def rule_commands(rule: Rule) -> tuple[Command, Command]:
     """`ip rule add` and `ip rule del` for one rule line, as written."""
-    words = _ip_words(rule.words)
-    family = _family(words)
-    return ((("ip", *family, "rule", "add", *words), rule.location),
-            (("ip", *family, "rule", "del", *words), rule.location))
+    return _line_commands(rule, "rule", "add")
 
 
 class RouteSet:
@@ -119,29 +121,28 @@ class RouteSet:
         return bool(self.pairs)
 
 
-def static_set(config: Config) -> RouteSet:
-    """The static addresses, routes and rules (addresses first, so routes can use them)."""
+def _route_set(addresses: Iterable[VirtualAddress], default_dev: str | None,
+               routes: Iterable[Route], rules: Iterable[Rule]) -> RouteSet:
+    """Addresses first, so routes can use them; then routes, then rules."""
     out = RouteSet()
-    for address in config.static_ipaddress:
-        out.extend(address_commands(address, None))
-    for route in config.static_routes:
+    for address in addresses:
+        out.extend(address_commands(address, default_dev))
+    for route in routes:
         out.extend(route_commands(route))
-    for rule in config.static_rules:
+    for rule in rules:
         out.extend(rule_commands(rule))
     return out
+
+
+def static_set(config: Config) -> RouteSet:
+    """The static addresses, routes and rules."""
+    return _route_set(config.static_ipaddress, None, config.static_routes, config.static_rules)
 
 
 def master_set(instance: VrrpInstance) -> RouteSet:
     """What `instance` adds on MASTER besides its advertised VIPs."""
-    out = RouteSet()
-    default_dev = instance.use_vmac or instance.interface
-    for address in instance.virtual_ipaddress_excluded:
-        out.extend(address_commands(address, default_dev))
-    for route in instance.virtual_routes:
-        out.extend(route_commands(route))
-    for rule in instance.virtual_rules:
-        out.extend(rule_commands(rule))
-    return out
+    return _route_set(instance.virtual_ipaddress_excluded, instance.use_vmac or instance.interface,
+                      instance.virtual_routes, instance.virtual_rules)
 
 
 class RouteService:
