@@ -12,7 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from fastvrrp.config.model import Command, GlobalDefs, NotifyFifo
+from daemon_stand_ins import Host, lo_instance, read_config
+
+from fastvrrp.config.model import Command, Config, GlobalDefs, NotifyFifo
 from fastvrrp.notify import (
     Alert,
     FifoWriter,
@@ -275,45 +277,12 @@ def test_a_script_that_is_not_executable_is_refused_once(tmp_path: Path, caplog:
     assert sum("is not an executable file" in m for m in messages) == 1
 
 
-class StatusEngine:
-    """The engine's status as the notifier reads it: VI_1 master at 100."""
-
-    def status(self) -> list[dict[str, object]]:
-        return [{"data": {"iname": "VI_1", "state": 2, "effective_priority": 100}}]
-
-
-class ReloadHost:
-    """The part of the daemon the notifier uses."""
-
-    def __init__(self, config: object) -> None:
-        self.config = config
-        self.engine = StatusEngine()
-        self.listeners: list[object] = []
-        self.running: list[object] = []
-        self.reloading = False
-        self.handover: dict[str, object] = {}
-
-
-def fifo_config(tmp_path: Path, notify_fifo: str, vrrp_fifo: str) -> object:
-    from fastvrrp.config import check_file
-
-    conf = tmp_path / f"k{len(list(tmp_path.glob('k*.conf')))}.conf"
-    conf.write_text(f"""global_defs {{
+def fifo_config(tmp_path: Path, notify_fifo: str, vrrp_fifo: str) -> Config:
+    return read_config(tmp_path, f"""global_defs {{
     notify_fifo {notify_fifo}
     vrrp_notify_fifo {vrrp_fifo}
 }}
-vrrp_instance VI_1 {{
-    interface lo0
-    virtual_router_id 1
-    priority 100
-    virtual_ipaddress {{
-        198.18.0.100/24
-    }}
-}}
-""")
-    result = check_file(str(conf), interfaces=frozenset({"lo0"}))
-    assert result.config is not None, result.report()
-    return result.config
+""" + lo_instance())
 
 
 def test_reload_keeps_an_unchanged_fifo_open_and_replaces_a_moved_one(tmp_path: Path) -> None:
@@ -324,8 +293,8 @@ def test_reload_keeps_an_unchanged_fifo_open_and_replaces_a_moved_one(tmp_path: 
     after = fifo_config(tmp_path, str(kept), str(moved_to))
 
     async def main() -> tuple[bool, bool, bytes]:
-        host = ReloadHost(before)
-        notifier = VrrpNotifier(before, LOG)  # type: ignore[arg-type]
+        host = Host(before)
+        notifier = VrrpNotifier(before, LOG)
         await notifier.start(host)  # type: ignore[arg-type]
         reader = os.open(kept, os.O_RDONLY | os.O_NONBLOCK)
         first = notifier.fifos[0]

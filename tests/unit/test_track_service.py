@@ -8,7 +8,8 @@ import asyncio
 import logging
 from pathlib import Path
 
-from fastvrrp.config import check_file
+from daemon_stand_ins import Host, RecordingEngine, read_config
+
 from fastvrrp.config.model import Config
 from fastvrrp.track.service import TrackingService
 
@@ -69,33 +70,6 @@ vrrp_instance VI_3 {{
 """
 
 
-class RecordingEngine:
-    """Records what the service tells the engine."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, ...]] = []
-
-    def set_priority(self, name: str, priority: int) -> None:
-        self.calls.append(("priority", name, str(priority)))
-
-    def set_fault(self, name: str, fault: bool, reason: str = "") -> None:
-        self.calls.append(("fault", name, str(fault), reason))
-
-    def status(self) -> list[dict[str, object]]:
-        return [{"data": {"iname": n, "state": 1, "effective_priority": 100}}
-                for n in ("VI_1", "VI_2", "VI_3")]
-
-
-class Host:
-    """The part of the daemon the service uses."""
-
-    def __init__(self) -> None:
-        self.engine = RecordingEngine()
-        self.listeners: list[object] = []
-        self.reloading = False
-        self.handover: dict[str, object] = {}
-
-
 def load(tmp_path: Path) -> tuple[Config, Path]:
     tmp_path.chmod(0o755)
     script = tmp_path / "chk.sh"
@@ -103,11 +77,7 @@ def load(tmp_path: Path) -> tuple[Config, Path]:
     script.chmod(0o755)
     value = tmp_path / "value"
     value.write_text("0\n")
-    conf = tmp_path / "keepalived.conf"
-    conf.write_text(CONFIG.format(script=script, value=value))
-    result = check_file(str(conf), interfaces=frozenset({"lo0"}))
-    assert result.config is not None
-    return result.config, value
+    return read_config(tmp_path, CONFIG.format(script=script, value=value)), value
 
 
 def test_group_tracking_reaches_every_member_and_member_weights_become_faults(
@@ -129,7 +99,7 @@ def test_engine_hears_priorities_and_sync_faults(tmp_path: Path) -> None:
 
     async def main() -> list[tuple[str, ...]]:
         service = TrackingService(config, LOG)
-        host = Host()
+        host = Host(engine=RecordingEngine(("VI_1", "VI_2", "VI_3"), state=1))
         await service.start(host)  # type: ignore[arg-type]
         host.engine.calls.clear()
         value.write_text("4\n")  # VI_3: 4 x -3 = -12; VI_1: weight 0, non-zero = fault

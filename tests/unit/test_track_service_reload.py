@@ -9,50 +9,12 @@ import asyncio
 import logging
 from pathlib import Path
 
-from fastvrrp.config import check_file
+from daemon_stand_ins import Host, RecordingEngine, lo_instance, read_config
+
 from fastvrrp.config.model import Config
 from fastvrrp.track.service import TrackingService
 
 LOG = logging.getLogger("test.track.reload")
-
-INSTANCE = """\
-vrrp_instance VI_1 {{
-    interface lo0
-    virtual_router_id 1
-    priority 100
-    virtual_ipaddress {{
-        198.18.0.100/24
-    }}
-{track}}}
-"""
-
-
-class RecordingEngine:
-    """Records what the service tells the engine."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, ...]] = []
-
-    def set_priority(self, name: str, priority: int) -> None:
-        self.calls.append(("priority", name, str(priority)))
-
-    def set_fault(self, name: str, fault: bool, reason: str = "") -> None:
-        self.calls.append(("fault", name, str(fault), reason))
-
-    def status(self) -> list[dict[str, object]]:
-        return [{"data": {"iname": "VI_1", "state": 2, "effective_priority": 100}}]
-
-
-class Host:
-    """The part of the daemon the service uses."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.engine = RecordingEngine()
-        self.listeners: list[object] = []
-        self.running: list[object] = []
-        self.reloading = False
-        self.handover: dict[str, object] = {}
 
 
 def script(tmp_path: Path, name: str, code: int) -> Path:
@@ -64,12 +26,8 @@ def script(tmp_path: Path, name: str, code: int) -> Path:
 
 def load(tmp_path: Path, scripts: str, track: str) -> Config:
     tmp_path.chmod(0o755)
-    conf = tmp_path / f"k{len(list(tmp_path.glob('k*.conf')))}.conf"
     block = f"    track_script {{\n{track}    }}\n" if track else ""
-    conf.write_text(scripts + INSTANCE.format(track=block))
-    result = check_file(str(conf), interfaces=frozenset({"lo0"}))
-    assert result.config is not None, result.report()
-    return result.config
+    return read_config(tmp_path, scripts + lo_instance(body=block))
 
 
 def vrrp_script(name: str, path: Path, interval: int = 1, weight: int = -10,
@@ -162,8 +120,9 @@ def test_stopped_by_a_reload_it_gives_the_configured_priority_back(tmp_path: Pat
     assert asyncio.run(main()) == [("priority", "VI_1", "100")]
 
 
-GROUPED = """\
-global_defs {{
+def grouped(fifo: Path, scripts: str) -> str:
+    """VI_1 (tracking chk) and VI_2 in sync group G1, their states on a vrrp_notify_fifo."""
+    return f"""global_defs {{
     vrrp_notify_fifo {fifo}
 }}
 {scripts}
@@ -173,32 +132,8 @@ vrrp_sync_group G1 {{
         VI_2
     }}
 }}
-vrrp_instance VI_1 {{
-    interface lo0
-    virtual_router_id 1
-    priority 100
-    virtual_ipaddress {{
-        198.18.0.100/24
-    }}
-    track_script {{
-        chk
-    }}
-}}
-vrrp_instance VI_2 {{
-    interface lo0
-    virtual_router_id 2
-    priority 100
-    virtual_ipaddress {{
-        198.18.0.101/24
-    }}
-}}
-"""
-
-
-class GroupEngine(RecordingEngine):
-    def status(self) -> list[dict[str, object]]:
-        return [{"data": {"iname": n, "state": 2, "effective_priority": 100}}
-                for n in ("VI_1", "VI_2")]
+""" + (lo_instance(body="    track_script {\n        chk\n    }\n")
+           + lo_instance("VI_2", 2, "198.18.0.101"))
 
 
 def test_a_sync_group_is_not_announced_again_by_a_reload(tmp_path: Path) -> None:
@@ -208,17 +143,11 @@ def test_a_sync_group_is_not_announced_again_by_a_reload(tmp_path: Path) -> None
 
     up = script(tmp_path, "up.sh", 0)
     fifo = tmp_path / "fifo"
-    configs = []
-    for weight in (-10, -20):
-        conf = tmp_path / f"g{weight}.conf"
-        conf.write_text(GROUPED.format(fifo=fifo, scripts=vrrp_script("chk", up, weight=weight)))
-        result = check_file(str(conf), interfaces=frozenset({"lo0"}))
-        assert result.config is not None, result.report()
-        configs.append(result.config)
+    configs = [read_config(tmp_path, grouped(fifo, vrrp_script("chk", up, weight=weight)))
+               for weight in (-10, -20)]
 
     async def main() -> list[str]:
-        host = Host(configs[0])
-        host.engine = GroupEngine()
+        host = Host(configs[0], RecordingEngine(("VI_1", "VI_2")))
         notifier = VrrpNotifier(configs[0], LOG)
         tracking = TrackingService(configs[0], LOG, notifier.runner, notifier)
         for service in (notifier, tracking):
