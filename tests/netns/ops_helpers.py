@@ -17,24 +17,55 @@ ADDRESSES = {"r1": "198.18.0.1", "r2": "198.18.0.2"}
 METRICS_PORT = 9477
 
 
-def instance_conf(priority: int, vips: tuple[str, ...] = (VIP,), extra: str = "",
-                  interval: float = 0.1, tracker: str = "") -> str:
-    """A VRRPv3 instance on eth0; `tracker` is a track_script body line, `extra` a top block."""
+def instance_block(priority: int, *, name: str = "VI_1", vrid: int = 51,
+                   vips: tuple[str, ...] = (VIP,), interval: float = 0.1, body: str = "") -> str:
+    """A VRRPv3 vrrp_instance on eth0 starting as BACKUP, VIPs /24; `body`: more lines in it."""
     vip_lines = "\n".join(f"        {v}/24" for v in vips)
-    track = f"    track_script {{\n        {tracker}\n    }}\n" if tracker else ""
-    return f"""{extra}
-vrrp_instance VI_1 {{
+    more = body.rstrip("\n") + "\n" if body else ""
+    return f"""vrrp_instance {name} {{
     state BACKUP
     interface eth0
-    virtual_router_id 51
+    virtual_router_id {vrid}
     version 3
     priority {priority}
     advert_int {interval}
     virtual_ipaddress {{
 {vip_lines}
     }}
-{track}}}
+{more}}}
 """
+
+
+def instance_conf(priority: int, vips: tuple[str, ...] = (VIP,), extra: str = "",
+                  interval: float = 0.1, tracker: str = "") -> str:
+    """A VRRPv3 instance on eth0; `tracker` is a track_script body line, `extra` a top block."""
+    track = f"    track_script {{\n        {tracker}\n    }}\n" if tracker else ""
+    return f"{extra}\n" + instance_block(priority, vips=vips, interval=interval, body=track)
+
+
+def script_dir(lab: Lab, name: str) -> Path:
+    """A directory in the lab for scripts root may run under enable_script_security."""
+    directory = Path(lab.workdir) / name
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o755)
+    return directory
+
+
+def write_script(path: Path, text: str) -> Path:
+    """An executable script at `path`."""
+    path.write_text(text)
+    path.chmod(0o755)
+    return path
+
+
+def lines(path: Path) -> list[str]:
+    """The lines a script wrote to `path` so far (none before it exists)."""
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def both_on(lab: Lab, node: str) -> bool:
+    """Whether `node` alone holds VIP and VIP2."""
+    return lab.holders(VIP) == [node] and lab.holders(VIP2) == [node]
 
 
 def control_path(lab: Lab, host: str) -> Path:

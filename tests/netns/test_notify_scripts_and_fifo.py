@@ -12,13 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from ops_helpers import VIP, instance_block, lines, script_dir, write_script
 
 from fastvrrp.lab import Lab, LabProcess
 from fastvrrp.lab.pytest_fixtures import LabFactory
 
 pytestmark = pytest.mark.netns
-
-VIP = "198.18.0.100"
 
 RECORD = """\
 #!/bin/sh
@@ -31,49 +30,40 @@ FIFO_READER = """\
 while IFS= read -r line; do echo "$line" >> {out}; done < "$1"
 """
 
-CONFIG = """\
-global_defs {{
+#: The hooks `config` names: script, its text, the file it records to.
+HOOKS = (("notify.sh", RECORD, "notify.out"), ("state.sh", RECORD, "state.out"),
+         ("fifo-reader.sh", FIFO_READER, "fifo.out"))
+
+
+def config(node: str, directory: Path, priority: int) -> str:
+    """VI_1 with every notify script and the VRRP FIFO, its hooks in `directory`."""
+    return f"""global_defs {{
     router_id {node}
     script_user root
     enable_script_security
-    vrrp_notify_fifo {dir}/vrrp.fifo
-    vrrp_notify_fifo_script {dir}/fifo-reader.sh
+    vrrp_notify_fifo {directory}/vrrp.fifo
+    vrrp_notify_fifo_script {directory}/fifo-reader.sh
 }}
 
-vrrp_instance VI_1 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    version 3
-    priority {priority}
-    advert_int 0.2
-    virtual_ipaddress {{
-        {vip}/24
-    }}
-    notify_master "{dir}/state.sh master"
-    notify_backup "{dir}/state.sh backup"
-    notify_fault "{dir}/state.sh fault"
-    notify_stop "{dir}/state.sh stop"
-    notify {dir}/notify.sh
-}}
-"""
+""" + instance_block(priority, interval=0.2, body=f"""\
+    notify_master "{directory}/state.sh master"
+    notify_backup "{directory}/state.sh backup"
+    notify_fault "{directory}/state.sh fault"
+    notify_stop "{directory}/state.sh stop"
+    notify {directory}/notify.sh""")
+
+
+def hooks_dir(lab: Lab, name: str) -> Path:
+    """A script directory holding the HOOKS."""
+    directory = script_dir(lab, name)
+    for script, text, out in HOOKS:
+        write_script(directory / script, text.format(out=directory / out))
+    return directory
 
 
 def start_node(lab: Lab, node: str, priority: int) -> tuple[Path, LabProcess]:
-    directory = lab.workdir / f"notify-{node}"
-    directory.mkdir(parents=True)
-    directory.chmod(0o755)
-    for name, text, out in (("notify.sh", RECORD, "notify.out"), ("state.sh", RECORD, "state.out"),
-                            ("fifo-reader.sh", FIFO_READER, "fifo.out")):
-        path = directory / name
-        path.write_text(text.format(out=directory / out))
-        path.chmod(0o755)
-    config = CONFIG.format(node=node, dir=directory, priority=priority, vip=VIP)
-    return directory, lab.start_fastvrrp(node, config)
-
-
-def lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
+    directory = hooks_dir(lab, f"notify-{node}")
+    return directory, lab.start_fastvrrp(node, config(node, directory, priority))
 
 
 def test_notify_arguments_and_fifo_lines_in_order(lab: Lab) -> None:
@@ -135,23 +125,10 @@ def test_a_reload_notifies_only_the_instances_it_adds(lab: Lab) -> None:
 
 def run_sequence(lab: Lab, start: Callable[[str, str], LabProcess]) -> dict[str, list[str]]:
     """r1 (priority 100) under `start`, r2 (90) under fastvrrp; link down, up, then stop r1."""
-    directory = lab.workdir / "r1-hooks"
-    directory.mkdir(parents=True)
-    directory.chmod(0o755)
-    for name, text, out in (("notify.sh", RECORD, "notify.out"), ("state.sh", RECORD, "state.out"),
-                            ("fifo-reader.sh", FIFO_READER, "fifo.out")):
-        (directory / name).write_text(text.format(out=directory / out))
-        (directory / name).chmod(0o755)
-    r1 = start("r1", CONFIG.format(node="r1", dir=directory, priority=100, vip=VIP))
+    directory = hooks_dir(lab, "r1-hooks")
+    r1 = start("r1", config("r1", directory, 100))
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=8)
-    other = lab.workdir / "r2-hooks"
-    other.mkdir(parents=True)
-    other.chmod(0o755)
-    hooks = (("notify.sh", RECORD), ("state.sh", RECORD), ("fifo-reader.sh", FIFO_READER))
-    for name, text in hooks:
-        (other / name).write_text(text.format(out=other / "out"))
-        (other / name).chmod(0o755)
-    lab.start_fastvrrp("r2", CONFIG.format(node="r2", dir=other, priority=90, vip=VIP))
+    lab.start_fastvrrp("r2", config("r2", hooks_dir(lab, "r2-hooks"), 90))
     assert lab.wait_for(lambda: len(lines(directory / "fifo.out")) >= 2, timeout=3)
     lab.link_down("r1")
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r2"], timeout=3)
@@ -190,15 +167,12 @@ ip -o -4 addr show dev eth0 > {out}
 def test_notify_stop_runs_after_the_master_dropped_its_vip(lab: Lab) -> None:
     # keepalived sends priority 0 and removes the VIPs before notify_stop: a stop script that
     # restarts a service bound to the VIP must not find the VIP still there.
-    directory = lab.workdir / "notify-stop"
-    directory.mkdir(parents=True)
-    directory.chmod(0o755)
-    script = directory / "at-stop.sh"
-    script.write_text(ADDRESSES_AT_STOP.format(out=directory / "addresses.out"))
-    script.chmod(0o755)
-    config = CONFIG.format(node="r1", dir=directory, priority=100, vip=VIP)
-    config = config.replace(f'notify_stop "{directory}/state.sh stop"', f"notify_stop {script}")
-    r1 = lab.start_fastvrrp("r1", config)
+    directory = script_dir(lab, "notify-stop")
+    script = write_script(directory / "at-stop.sh",
+                          ADDRESSES_AT_STOP.format(out=directory / "addresses.out"))
+    conf = config("r1", directory, 100).replace(f'notify_stop "{directory}/state.sh stop"',
+                                                f"notify_stop {script}")
+    r1 = lab.start_fastvrrp("r1", conf)
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
     r1.stop()
     assert lab.wait_for(lambda: (directory / "addresses.out").exists(), timeout=3)

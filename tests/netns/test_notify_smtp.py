@@ -10,16 +10,16 @@ import time
 from collections.abc import Callable
 
 import pytest
+from ops_helpers import VIP, instance_block
 
 from fastvrrp.lab import Lab, LabProcess
 from fastvrrp.lab.pytest_fixtures import LabFactory
 
 pytestmark = pytest.mark.netns
 
-VIP = "198.18.0.100"
 
-CONFIG = """\
-global_defs {{
+def config(node: str, priority: int, port: int) -> str:
+    return f"""global_defs {{
     router_id {node}
     notification_email {{
         ops@example.net
@@ -31,31 +31,21 @@ global_defs {{
     smtp_helo_name {node}.example.net
 }}
 
-vrrp_instance VI_1 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    version 3
-    priority {priority}
-    advert_int 0.5
-    virtual_ipaddress {{
-        {vip}/24
-    }}
-    smtp_alert
-}}
-"""
+""" + instance_block(priority, interval=0.5, body="    smtp_alert")
 
 
-def config(node: str, priority: int, port: int) -> str:
-    return CONFIG.format(node=node, priority=priority, port=port, vip=VIP)
-
-
-def test_the_alert_reaches_a_real_mail_server(lab: Lab) -> None:
-    pytest.importorskip("aiosmtpd")
+def start_mail_server(lab: Lab) -> LabProcess:
+    """aiosmtpd on 127.0.0.1:2525 in r1, printing each message it gets, once it listens."""
     mailer = lab.spawn("r1", [sys.executable, "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:2525",
                               "-c", "aiosmtpd.handlers.Debugging"])
     assert lab.wait_for(
         lambda: ":2525" in lab.run("r1", ["ss", "-ltn"]).stdout, timeout=10, interval=0.1)
+    return mailer
+
+
+def test_the_alert_reaches_a_real_mail_server(lab: Lab) -> None:
+    pytest.importorskip("aiosmtpd")
+    mailer = start_mail_server(lab)
     daemon = lab.start_fastvrrp("r1", config("r1", 100, 2525))
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)
     subject = "Subject: [r1] VRRP Instance VI_1 - Entering MASTER state"
@@ -100,10 +90,7 @@ def mails(log: str) -> list[dict[str, str]]:
 
 
 def startup_mails(lab: Lab, start: Callable[[str, str], LabProcess]) -> list[dict[str, str]]:
-    mailer = lab.spawn("r1", [sys.executable, "-m", "aiosmtpd", "-n", "-l", "127.0.0.1:2525",
-                              "-c", "aiosmtpd.handlers.Debugging"])
-    assert lab.wait_for(
-        lambda: ":2525" in lab.run("r1", ["ss", "-ltn"]).stdout, timeout=10, interval=0.1)
+    mailer = start_mail_server(lab)
     start("r1", config("r1", 100, 2525))
     assert lab.wait_for(lambda: len(mails(mailer.log_text())) >= 2, timeout=8)
     return mails(mailer.log_text())[:2]

@@ -11,12 +11,12 @@ import signal
 from pathlib import Path
 
 import pytest
+from ops_helpers import VIP, instance_block
 
 from fastvrrp.lab import Lab, LabProcess, PacketKind
 
 pytestmark = pytest.mark.netns
 
-VIP = "198.18.0.100"
 EXCLUDED = "198.18.0.150"
 VIRTUAL_NET = "198.18.10.0/24"
 VIRTUAL_RULE_FROM = "198.18.31.0/24"
@@ -35,17 +35,7 @@ static_routes {{
 static_rules {{
     from {STATIC_RULE_FROM} table 100 preference 200
 }}
-vrrp_instance VI_1 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    version 3
-    priority {priority}
-    advert_int 0.1
-    virtual_ipaddress {{
-        {VIP}/24
-    }}
-    virtual_ipaddress_excluded {{
+""" + instance_block(priority, body=f"""    virtual_ipaddress_excluded {{
         {EXCLUDED}/24
     }}
     virtual_routes {{
@@ -53,9 +43,7 @@ vrrp_instance VI_1 {{
     }}
     virtual_rules {{
         from {VIRTUAL_RULE_FROM} table 101 preference 201
-    }}
-}}
-"""
+    }}""")
 
 
 def has_route(lab: Lab, host: str, net: str) -> bool:

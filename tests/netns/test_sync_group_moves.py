@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ops_helpers import VIP as VIP1
+from ops_helpers import VIP2, both_on, instance_block
 
 from fastvrrp._native import Engine, Event, InstanceSpec
 from fastvrrp.lab import Lab, netns
@@ -24,10 +26,11 @@ pytestmark = pytest.mark.netns
 # keepalived's line for a master that yields, as the engine reports it.
 YIELD_TO_R2 = "Master received advert from 198.18.0.2 with higher priority 120, ours 100"
 YIELD_TO_R1 = "Master received advert from 198.18.0.1 with higher priority 100, ours 90"
-VIP1, VIP2 = "198.18.0.100", "198.18.0.101"
 
-CONFIG = """\
-vrrp_track_file bump {{
+
+def config(value: Path, priority: int) -> str:
+    """Group G1 of VI_1 and VI_2, VI_1 tracking the number in `value` with weight 1."""
+    return f"""vrrp_track_file bump {{
     file "{value}"
     weight 1
     init_file 0 overwrite
@@ -41,46 +44,15 @@ vrrp_sync_group G1 {{
     sync_group_tracking_weight
 }}
 
-vrrp_instance VI_1 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    version 3
-    priority {priority}
-    advert_int 0.1
-    virtual_ipaddress {{
-        {vip1}/24
-    }}
-    track_file {{
-        bump
-    }}
-}}
-
-vrrp_instance VI_2 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 52
-    version 3
-    priority {priority}
-    advert_int 0.1
-    virtual_ipaddress {{
-        {vip2}/24
-    }}
-}}
-"""
+""" + (instance_block(priority, vips=(VIP1,), body="    track_file {\n        bump\n    }")
+           + "\n" + instance_block(priority, name="VI_2", vrid=52, vips=(VIP2,)))
 
 
 def start(lab: Lab, node: str, priority: int) -> tuple[LabProcess, Path]:
     directory = lab.workdir / f"syncmove-{node}"
     directory.mkdir(parents=True)
     value = directory / "bump"
-    proc = lab.start_fastvrrp(node, CONFIG.format(value=value, priority=priority,
-                                                  vip1=VIP1, vip2=VIP2))
-    return proc, value
-
-
-def both_on(lab: Lab, node: str) -> bool:
-    return lab.holders(VIP1) == [node] and lab.holders(VIP2) == [node]
+    return lab.start_fastvrrp(node, config(value, priority)), value
 
 
 def stays(lab: Lab, node: str, seconds: float) -> bool:

@@ -7,49 +7,27 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 import pytest
+from ops_helpers import VIP, instance_block, script_dir, write_script
 
-from fastvrrp.lab import Lab, PacketKind
+from fastvrrp.lab import Lab, LabProcess, PacketKind
 
 pytestmark = pytest.mark.netns
 
-VIP = "198.18.0.100"
 R1 = "198.18.0.1"
 
-CONFIG = """\
-global_defs {{
+
+def start(lab: Lab, node: str, priority: int, advert: float = 0.5, blocks: str = "",
+          tracking: str = "") -> LabProcess:
+    """fastvrrp in `node`: VI_1 with `tracking` lines, after the tracker `blocks`."""
+    conf = f"""global_defs {{
     script_user root
     enable_script_security
 }}
 {blocks}
-vrrp_instance VI_1 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    version 3
-    priority {priority}
-    advert_int {advert}
-    virtual_ipaddress {{
-        {vip}/24
-    }}
-{tracking}
-}}
-"""
-
-
-def start(lab: Lab, node: str, priority: int, advert: float = 0.5, blocks: str = "",
-          tracking: str = "") -> None:
-    lab.start_fastvrrp(node, CONFIG.format(blocks=blocks, priority=priority, advert=advert,
-                                           vip=VIP, tracking=tracking))
-
-
-def node_dir(lab: Lab, name: str) -> Path:
-    directory = lab.workdir / name
-    directory.mkdir(parents=True, exist_ok=True)
-    directory.chmod(0o755)
-    return directory
+""" + instance_block(priority, interval=advert, body=tracking)
+    return lab.start_fastvrrp(node, conf)
 
 
 def test_track_interface_faults_within_one_advert_interval_and_weights_move_priority(
@@ -87,7 +65,7 @@ def test_track_interface_faults_within_one_advert_interval_and_weights_move_prio
 
 
 def test_track_file_follows_writes(lab: Lab) -> None:
-    directory = node_dir(lab, "trackfile")
+    directory = script_dir(lab, "trackfile")
     value = directory / "prio"
     blocks = (f'track_file tf {{\n    file "{value}"\n    weight 1\n    init_file 0 overwrite\n}}'
               "\n")
@@ -106,14 +84,11 @@ def test_track_file_follows_writes(lab: Lab) -> None:
 
 
 def test_a_hanging_check_is_killed_at_its_timeout_and_faults_the_instance(lab: Lab) -> None:
-    directory = node_dir(lab, "hang")
-    script = directory / "hang.sh"
-    script.write_text("#!/bin/sh\nexec sleep 1000\n")
-    script.chmod(0o755)
+    directory = script_dir(lab, "hang")
+    script = write_script(directory / "hang.sh", "#!/bin/sh\nexec sleep 1000\n")
     blocks = f'vrrp_script chk_hang {{\n    script "{script}"\n    interval 1\n    timeout 1\n}}\n'
-    r1_log = lab.start_fastvrrp("r1", CONFIG.format(
-        blocks=blocks, priority=100, advert=0.5, vip=VIP,
-        tracking="    track_script {\n        chk_hang\n    }"))
+    r1_log = start(lab, "r1", 100, blocks=blocks,
+                   tracking="    track_script {\n        chk_hang\n    }")
     start(lab, "r2", 90)
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r2"], timeout=6)
     assert lab.wait_for(lambda: "timed out" in r1_log.log_text(), timeout=3)
@@ -139,15 +114,11 @@ def test_track_process_quorum(lab: Lab) -> None:
 
 
 def test_an_insecure_check_script_is_disabled_and_the_log_says_why(lab: Lab) -> None:
-    directory = node_dir(lab, "insecure")
+    directory = script_dir(lab, "insecure")
     directory.chmod(0o777)  # anyone may replace the script
-    script = directory / "chk.sh"
-    script.write_text("#!/bin/sh\nexit 1\n")
-    script.chmod(0o755)
+    script = write_script(directory / "chk.sh", "#!/bin/sh\nexit 1\n")
     blocks = f'vrrp_script chk {{\n    script "{script}"\n    interval 0.2\n}}\n'
-    r1 = lab.start_fastvrrp("r1", CONFIG.format(
-        blocks=blocks, priority=100, advert=0.5, vip=VIP,
-        tracking="    track_script {\n        chk\n    }"))
+    r1 = start(lab, "r1", 100, blocks=blocks, tracking="    track_script {\n        chk\n    }")
     start(lab, "r2", 90)
     # A failing unweighted check would fault r1; disabled, it changes nothing.
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], timeout=5)

@@ -7,20 +7,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ops_helpers import VIP2, both_on, instance_block, lines, script_dir, write_script
 
 from fastvrrp.lab import Lab
 from fastvrrp.lab.pytest_fixtures import LabFactory
 
 pytestmark = pytest.mark.netns
 
-VIP1, VIP2 = "198.18.0.100", "198.18.0.101"
 
-CONFIG = """\
-global_defs {{
+def config(directory: Path, priority: int, tracking: str) -> str:
+    """Group G1 of VI_1 and VI_2 (VI_2 with `tracking`); its hooks are in `directory`."""
+    return f"""global_defs {{
     script_user root
     enable_script_security
-    vrrp_notify_fifo {dir}/vrrp.fifo
-    vrrp_notify_fifo_script {dir}/reader.sh
+    vrrp_notify_fifo {directory}/vrrp.fifo
+    vrrp_notify_fifo_script {directory}/reader.sh
 }}
 
 vrrp_sync_group G1 {{
@@ -28,58 +29,23 @@ vrrp_sync_group G1 {{
         VI_1
         VI_2
     }}
-    notify {dir}/notify.sh
+    notify {directory}/notify.sh
 }}
 
-vrrp_instance VI_1 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 51
-    version 3
-    priority {priority}
-    advert_int 0.5
-    virtual_ipaddress {{
-        {vip1}/24
-    }}
-}}
-
-vrrp_instance VI_2 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 52
-    version 3
-    priority {priority}
-    advert_int 0.5
-    virtual_ipaddress {{
-        {vip2}/24
-    }}
-{tracking}
-}}
-"""
+""" + (instance_block(priority, interval=0.5) + "\n"
+           + instance_block(priority, name="VI_2", vrid=52, vips=(VIP2,), interval=0.5,
+                            body=tracking))
 
 
 def start(lab: Lab, node: str, priority: int, tracking: str = "",
           daemon: str = "fastvrrp") -> Path:
-    directory = lab.workdir / f"sync-{node}"
-    directory.mkdir(parents=True)
-    directory.chmod(0o755)
-    for name, text in (("notify.sh", f'#!/bin/sh\necho "$*" >> {directory}/notify.out\n'),
-                       ("reader.sh", f'#!/bin/sh\nwhile IFS= read -r l; do echo "$l" >> '
-                                     f'{directory}/fifo.out; done < "$1"\n')):
-        (directory / name).write_text(text)
-        (directory / name).chmod(0o755)
+    directory = script_dir(lab, f"sync-{node}")
+    write_script(directory / "notify.sh", f'#!/bin/sh\necho "$*" >> {directory}/notify.out\n')
+    write_script(directory / "reader.sh", f'#!/bin/sh\nwhile IFS= read -r l; do echo "$l" >> '
+                                          f'{directory}/fifo.out; done < "$1"\n')
     launch = lab.start_keepalived if daemon == "keepalived" else lab.start_fastvrrp
-    launch(node, CONFIG.format(dir=directory, priority=priority, vip1=VIP1, vip2=VIP2,
-                               tracking=tracking))
+    launch(node, config(directory, priority, tracking))
     return directory
-
-
-def lines(path: Path) -> list[str]:
-    return path.read_text().splitlines() if path.exists() else []
-
-
-def both_on(lab: Lab, node: str) -> bool:
-    return lab.holders(VIP1) == [node] and lab.holders(VIP2) == [node]
 
 
 def run_sequence(lab: Lab, daemon: str = "fastvrrp") -> Path:
