@@ -67,12 +67,12 @@ class Block:
 # --- keyword factories -------------------------------------------------------------------
 
 
-def integer(name: str, field: str, low: int, high: int, doc: str,
-            invalid: str | None = None) -> Keyword:
-    """An integer keyword in [low, high]; `invalid` is keepalived's extra complaint."""
+def _bounded(parse: Callable[[Context, Statement, int, Any, Any], int | float | None],
+             field: str, low: float, high: float, invalid: str | None) -> Handler:
+    """Read one number in [low, high] with `parse`; `invalid` is keepalived's extra complaint."""
 
     def handle(ctx: Context, st: Statement, out: Raw) -> None:
-        value = parse_int(ctx, st, 0, low, high)
+        value = parse(ctx, st, 0, low, high)
         if value is None:
             if invalid is not None and st.args:
                 ctx.diagnostics.error(st.location, invalid.format(
@@ -80,23 +80,21 @@ def integer(name: str, field: str, low: int, high: int, doc: str,
             return
         out[field] = value
 
-    return Keyword(name, SUPPORTED, f"<{low}..{high}>", doc, handle)
+    return handle
+
+
+def integer(name: str, field: str, low: int, high: int, doc: str,
+            invalid: str | None = None) -> Keyword:
+    """An integer keyword in [low, high]; `invalid` is keepalived's extra complaint."""
+    return Keyword(name, SUPPORTED, f"<{low}..{high}>", doc,
+                   _bounded(parse_int, field, low, high, invalid))
 
 
 def number(name: str, field: str, low: float, high: float, doc: str,
            invalid: str | None = None) -> Keyword:
     """A decimal (seconds) keyword in [low, high]."""
-
-    def handle(ctx: Context, st: Statement, out: Raw) -> None:
-        value = parse_float(ctx, st, 0, low, high)
-        if value is None:
-            if invalid is not None and st.args:
-                ctx.diagnostics.error(st.location, invalid.format(
-                    name=out.get("@name", ""), value=st.args[0], low=low, high=high))
-            return
-        out[field] = value
-
-    return Keyword(name, SUPPORTED, f"<{_decimal(low)}..{_decimal(high)}>", doc, handle)
+    return Keyword(name, SUPPORTED, f"<{_decimal(low)}..{_decimal(high)}>", doc,
+                   _bounded(parse_float, field, low, high, invalid))
 
 
 def _decimal(value: float) -> str:
