@@ -16,7 +16,7 @@ import shlex
 import shutil
 import signal
 import stat
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from fastvrrp.config.model import Command, GlobalDefs
@@ -81,6 +81,16 @@ def insecure_reason(path: str, run_as_uid: int) -> str | None:
             current = parent
     except OSError as exc:
         return f"cannot check {path}: {exc.strerror}"
+
+
+async def finish(tasks: Collection[asyncio.Task[object]], grace: float) -> None:
+    """Give `tasks` `grace` seconds to end, then cancel the rest and wait for them."""
+    if tasks:
+        await asyncio.wait(list(tasks), timeout=grace)
+    for task in list(tasks):
+        task.cancel()
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class ScriptRunner:
@@ -157,12 +167,7 @@ class ScriptRunner:
         """
         for proc in list(self._checks):
             await self._kill(proc)
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=grace)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await finish(self._tasks, grace)
 
     def allowed(self, command: Command) -> bool:
         """Whether `command` may run: it parses, exists, and passes script security.

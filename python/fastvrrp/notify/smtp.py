@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 
 from fastvrrp.config.model import GlobalDefs
+from fastvrrp.notify.runner import finish
 
 _INSTANCE_TEXT = {
     "MASTER": ("Entering MASTER state", "=> VRRP Instance is now owning VRRP VIPs <="),
@@ -100,12 +101,7 @@ class SmtpAlerter:
 
     async def close(self, grace: float = 1.0) -> None:
         """Give mails in flight `grace` seconds, then drop them."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=grace)
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await finish(self._tasks, grace)
 
     async def _send(self, alert: Alert) -> None:
         g = self.global_defs

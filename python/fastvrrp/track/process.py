@@ -12,13 +12,12 @@ The status is up while `quorum <= count <= quorum_max`; a change must last `fork
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from collections.abc import Sequence
 
 from fastvrrp.config.model import TrackProcess
-from fastvrrp.track.base import Tracker, TrackerWatch
+from fastvrrp.track.base import Tracker, TrackerWatch, cancel
 
 #: How often /proc is scanned.
 POLL = 0.2
@@ -187,11 +186,8 @@ class ProcessWatcher(TrackerWatch[ProcessTracker]):
 
     async def stop(self) -> None:
         """Stop scanning."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()

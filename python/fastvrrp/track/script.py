@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from fastvrrp.config.model import VrrpScript
 from fastvrrp.notify.runner import ScriptResult, ScriptRunner
-from fastvrrp.track.base import Tracker
+from fastvrrp.track.base import Tracker, cancel
 
 
 class ScriptTracker(Tracker):
@@ -49,11 +48,8 @@ class ScriptTracker(Tracker):
 
     async def stop(self) -> None:
         """Stop the runs; a running check is killed by the runner's close()."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel(self._task)
+        self._task = None
 
     def record(self, result: ScriptResult) -> None:
         """Take one result into account (rise/fall) and tell the listeners on a status change."""
