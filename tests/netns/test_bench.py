@@ -110,43 +110,47 @@ def test_short_bench_writes_json_and_png(netns_ready: str | None, tmp_path: Path
     assert "takeover" in proc.stdout and "scale" in proc.stdout
 
 
+class RecordingLabs:
+    """A lab factory that keeps every lab it made, to check afterwards that all are gone."""
+
+    def __init__(self) -> None:
+        self.made: list[Lab] = []
+
+    def __call__(self, topology: Topology) -> Lab:
+        lab = Lab(topology)
+        self.made.append(lab)
+        return lab
+
+    def all_gone(self) -> bool:
+        """Whether none of the labs' namespaces exists any more."""
+        return all(not lab_netns.exists(n) for lab in self.made for n in lab.namespaces)
+
+
 @netns
 def test_a_crashing_daemon_ends_the_trial_and_its_lab(netns_ready: str | None) -> None:
     if netns_ready is not None:
         pytest.skip(netns_ready)
-    made: list[Lab] = []
-
-    def factory(topology: Topology) -> Lab:
-        lab = Lab(topology)
-        made.append(lab)
-        return lab
-
+    labs = RecordingLabs()
     crashing = DaemonKind("crashing", lambda lab, host, text: lab.spawn(
         host, ["sh", "-c", "echo 'segfault, pretend'; sleep 0.2; exit 3"]))
     with pytest.raises(BenchError, match="exited with status 3") as caught:
-        takeover_trial(crashing, PairSettings(), "link", lab_factory=factory)
+        takeover_trial(crashing, PairSettings(), "link", lab_factory=labs)
     assert "segfault, pretend" in str(caught.value)
-    assert made and all(not lab_netns.exists(n) for lab in made for n in lab.namespaces)
+    assert labs.made and labs.all_gone()
 
 
 @netns
 def test_a_failed_step_is_reported_and_the_run_goes_on(netns_ready: str | None) -> None:
     if netns_ready is not None:
         pytest.skip(netns_ready)
-    made: list[Lab] = []
-
-    def factory(topology: Topology) -> Lab:
-        lab = Lab(topology)
-        made.append(lab)
-        return lab
-
+    labs = RecordingLabs()
     crashing = DaemonKind(
         "crashing", lambda lab, host, text: lab.spawn(host, ["sh", "-c", "exit 7"]))
     settings = BenchSettings(daemons=("crashing", "fastvrrp"), scenarios=("jitter",), window=0.3)
-    results = run(settings, console=Console(file=io.StringIO()), lab_factory=factory,
+    results = run(settings, console=Console(file=io.StringIO()), lab_factory=labs,
                   daemons={"crashing": crashing, "fastvrrp": DAEMONS["fastvrrp"]})
     assert [(f["daemon"], f["setting"]) for f in results["failed"]] == [("crashing", "load=0")]
     assert "exited with status 7" in results["failed"][0]["error"]
     windows = results["results"]["jitter"]["windows"]
     assert [w["daemon"] for w in windows] == ["fastvrrp"] and windows[0]["deviation"]["n"] > 5
-    assert len(made) == 2 and all(not lab_netns.exists(n) for lab in made for n in lab.namespaces)
+    assert len(labs.made) == 2 and labs.all_gone()
