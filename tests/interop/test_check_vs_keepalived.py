@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
+from typing import NamedTuple
 
 import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
@@ -71,7 +72,15 @@ def namespace_with_eth0() -> Iterator[str]:
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-def _keepalived(namespace: str, path: Path, *extra: str) -> tuple[int, set[int], str]:
+class Verdict(NamedTuple):
+    """What one checker said about a config: exit code, the lines it named, its output."""
+
+    code: int
+    lines: set[int]
+    text: str
+
+
+def _keepalived(namespace: str, path: Path, *extra: str) -> Verdict:
     proc = subprocess.run(
         ["ip", "netns", "exec", namespace, "keepalived", "-t", "-n", "-l", "-D", "-G",
          "-f", str(path), *extra],
@@ -79,10 +88,10 @@ def _keepalived(namespace: str, path: Path, *extra: str) -> tuple[int, set[int],
     )
     text = proc.stdout + proc.stderr
     lines = {int(m["line"]) for m in _NAMED_LINE.finditer(text) if m["file"] == str(path)}
-    return proc.returncode, lines, text
+    return Verdict(proc.returncode, lines, text)
 
 
-def _fastvrrp(namespace: str, path: Path, *extra: str) -> tuple[int, set[int], str]:
+def _fastvrrp(namespace: str, path: Path, *extra: str) -> Verdict:
     proc = subprocess.run(
         ["ip", "netns", "exec", namespace, sys.executable, "-m", "fastvrrp.cli", "check",
          "-f", str(path), *extra],
@@ -90,21 +99,20 @@ def _fastvrrp(namespace: str, path: Path, *extra: str) -> tuple[int, set[int], s
     )
     assert "Traceback" not in proc.stderr
     lines = {int(m["line"]) for m in _OUR_LINE.finditer(proc.stderr) if m["file"] == str(path)}
-    return proc.returncode, lines, proc.stderr
+    return Verdict(proc.returncode, lines, proc.stderr)
 
 
-def _same_lines(ka_lines: set[int], fv_lines: set[int], ka_text: str, report: str) -> None:
-    """Every line keepalived names, fastvrrp names too."""
-    missing = sorted(ka_lines - fv_lines)
-    assert not missing, f"keepalived names {missing}:\n{ka_text}\nfastvrrp:\n{report}"
+def _assert_agree(keepalived: Verdict, fastvrrp: Verdict, shown: str = "") -> None:
+    """The same exit code, and every line keepalived names, fastvrrp names too."""
+    assert fastvrrp.code == keepalived.code, f"{keepalived.text}\n{fastvrrp.text}{shown}"
+    missing = sorted(keepalived.lines - fastvrrp.lines)
+    assert not missing, (
+        f"keepalived names {missing}:\n{keepalived.text}\nfastvrrp:\n{fastvrrp.text}")
 
 
 @pytest.mark.parametrize("sample", SAMPLE_FILES, ids=lambda p: p.name)
 def test_check_agrees_with_keepalived(namespace: str, sample: Path) -> None:
-    ka_code, ka_lines, ka_text = _keepalived(namespace, sample)
-    fv_code, fv_lines, report = _fastvrrp(namespace, sample)
-    assert fv_code == ka_code, f"{ka_text}\n{report}"
-    _same_lines(ka_lines, fv_lines, ka_text, report)
+    _assert_agree(_keepalived(namespace, sample), _fastvrrp(namespace, sample))
 
 
 @pytest.mark.parametrize("config_id", ["high", "low", "other"])
@@ -117,30 +125,24 @@ def test_config_id_selects_the_same_lines(namespace: str, config_id: str,
     config = tmp_path / "conditional.conf"
     config.write_text("".join(line if "net_namespace" not in line else "\n"
                               for line in sample.read_text().splitlines(keepends=True)))
-    ka_code, ka_lines, ka_text = _keepalived(namespace, config, "-i", config_id)
-    fv_code, fv_lines, report = _fastvrrp(namespace, config, "-i", config_id)
-    assert fv_code == ka_code, f"{ka_text}\n{report}"
-    _same_lines(ka_lines, fv_lines, ka_text, report)
+    _assert_agree(_keepalived(namespace, config, "-i", config_id),
+                  _fastvrrp(namespace, config, "-i", config_id))
 
 
 @pytest.mark.parametrize("config", SEED_FILES, ids=lambda p: p.name)
 def test_seed_configs_agree_with_keepalived(namespace_with_eth0: str, config: Path) -> None:
-    ka_code, ka_lines, ka_text = _keepalived(namespace_with_eth0, config)
-    fv_code, fv_lines, report = _fastvrrp(namespace_with_eth0, config)
-    assert fv_code == ka_code, f"{ka_text}\n{report}"
-    _same_lines(ka_lines, fv_lines, ka_text, report)
+    _assert_agree(_keepalived(namespace_with_eth0, config), _fastvrrp(namespace_with_eth0, config))
 
 
 @pytest.mark.parametrize("config", BROKEN_FILES, ids=lambda p: p.stem)
 def test_broken_configs_agree_with_keepalived(namespace_with_eth0: str, config: Path) -> None:
-    ka_code, ka_lines, ka_text = _keepalived(namespace_with_eth0, config)
-    fv_code, fv_lines, report = _fastvrrp(namespace_with_eth0, config)
+    theirs = _keepalived(namespace_with_eth0, config)
+    ours = _fastvrrp(namespace_with_eth0, config)
     if config.stem in KNOWN_DIFFERENCES:
         ka_expected, fv_expected, _ = KNOWN_DIFFERENCES[config.stem]
-        assert (ka_code, fv_code) == (ka_expected, fv_expected), report
+        assert (theirs.code, ours.code) == (ka_expected, fv_expected), ours.text
         return
-    assert fv_code == ka_code, f"{ka_text}\n{report}"
-    _same_lines(ka_lines, fv_lines, ka_text, report)
+    _assert_agree(theirs, ours)
 
 
 def _strategies() -> ModuleType:
@@ -174,12 +176,10 @@ def test_generated_configs_agree_with_keepalived(namespace_with_eth0: str,
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "keepalived.conf"
         path.write_text(render(config))
-        ka_code, ka_lines, ka_text = _keepalived(namespace_with_eth0, path)
+        theirs = _keepalived(namespace_with_eth0, path)
         # keepalived 2.2.7 itself crashes on some inputs (signals); those prove nothing.
-        assume(ka_code >= 0)
-        fv_code, fv_lines, report = _fastvrrp(namespace_with_eth0, path)
-        assert fv_code == ka_code, f"{ka_text}\n{report}\n{path.read_text()}"
-        _same_lines(ka_lines, fv_lines, ka_text, report)
+        assume(theirs.code >= 0)
+        _assert_agree(theirs, _fastvrrp(namespace_with_eth0, path), "\n" + path.read_text())
 
 
 #: Where each block's keywords can be tried: the lines around them.
