@@ -68,6 +68,16 @@ def both_on(lab: Lab, node: str) -> bool:
     return lab.holders(VIP) == [node] and lab.holders(VIP2) == [node]
 
 
+#: A second instance, VI_2 (VRID 52, priority 100), for configs that add one.
+VI2_VIP = "198.18.0.110"
+SECOND_INSTANCE = "\n" + instance_block(100, name="VI_2", vrid=52, vips=(VI2_VIP,))
+
+
+def config_path(proc: LabProcess) -> Path:
+    """The config file the daemon of `proc` was started with (`-f`)."""
+    return Path(proc.argv[proc.argv.index("-f") + 1])
+
+
 def control_path(lab: Lab, host: str) -> Path:
     """Each daemon its own control socket (the lab's hosts share one filesystem)."""
     return Path(lab.workdir) / host / "fastvrrp.sock"

@@ -8,34 +8,15 @@ import time
 from pathlib import Path
 
 import pytest
-from ops_helpers import VIP, instance_conf, ready, start
+from ops_helpers import SECOND_INSTANCE, VIP, config_path, instance_conf, ready, start
 
-from fastvrrp.lab import Lab, LabProcess
+from fastvrrp.lab import Lab
 
 pytestmark = pytest.mark.netns
-
-VI2 = """
-vrrp_instance VI_2 {
-    state BACKUP
-    interface eth0
-    virtual_router_id 52
-    version 3
-    priority 100
-    advert_int 0.1
-    virtual_ipaddress {
-        198.18.0.110/24
-    }
-}
-"""
-
 
 def conf(fifo: Path, router_id: str, extra: str = "") -> str:
     top = f"global_defs {{\n    router_id {router_id}\n    vrrp_notify_fifo {fifo}\n}}\n"
     return instance_conf(150, extra=top + extra)
-
-
-def config_path(proc: LabProcess) -> Path:
-    return Path(proc.argv[proc.argv.index("-f") + 1])
 
 
 class FifoReader:
@@ -76,7 +57,7 @@ def test_the_fifo_reader_sees_no_eof_and_no_repeated_line_across_a_reload(lab: L
             reader.lines()
         before = reader.lines()
         done = r1.log_text().count("Reload finished")
-        config_path(r1).write_text(conf(fifo, "after", VI2))
+        config_path(r1).write_text(conf(fifo, "after", SECOND_INSTANCE))
         r1.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline and r1.log_text().count("Reload finished") == done:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ops_helpers import VIP, instance_block, lines, script_dir, write_script
+from ops_helpers import VIP, config_path, instance_block, lines, script_dir, write_script
 
 from fastvrrp.lab import Lab, LabProcess
 from fastvrrp.lab.pytest_fixtures import LabFactory
@@ -101,7 +101,7 @@ def test_a_reload_notifies_only_the_instances_it_adds(lab: Lab) -> None:
     assert lab.wait_for(lambda: len(lines(d1 / "notify.out")) >= 2, timeout=3)
     assert lines(d1 / "notify.out") == ["INSTANCE VI_1 BACKUP 100", "INSTANCE VI_1 MASTER 100"]
 
-    conf = Path(r1.argv[r1.argv.index("-f") + 1])
+    conf = config_path(r1)
     text = conf.read_text()
     added = text[text.index("vrrp_instance"):].replace("VI_1", "VI_2").replace(
         "virtual_router_id 51", "virtual_router_id 52").replace(VIP, "198.18.0.101")

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import signal
 import time
-from pathlib import Path
 
 import pytest
-from ops_helpers import VIP, VIP2, instance, instance_conf, ready, start, status_json
+from ops_helpers import (
+    SECOND_INSTANCE,
+    VI2_VIP,
+    VIP,
+    VIP2,
+    config_path,
+    instance,
+    instance_conf,
+    ready,
+    start,
+    status_json,
+)
 
 from fastvrrp._native import Engine
 from fastvrrp.lab import Lab, LabProcess
@@ -15,7 +25,6 @@ from fastvrrp.lab import Lab, LabProcess
 pytestmark = pytest.mark.netns
 
 VIP3 = "198.18.0.102"
-VI2_VIP = "198.18.0.110"
 MASTER = 2
 
 SCRIPTS = """
@@ -29,25 +38,6 @@ vrrp_script chk_b {
     weight -10
 }
 """
-
-SECOND_INSTANCE = f"""
-vrrp_instance VI_2 {{
-    state BACKUP
-    interface eth0
-    virtual_router_id 52
-    version 3
-    priority 100
-    advert_int 0.1
-    virtual_ipaddress {{
-        {VI2_VIP}/24
-    }}
-}}
-"""
-
-
-def config_path(proc: LabProcess) -> Path:
-    return Path(proc.argv[proc.argv.index("-f") + 1])
-
 
 def reload_with(lab: Lab, proc: LabProcess, text: str) -> None:
     """Rewrite the daemon's config and SIGHUP it; returns once it logged the outcome."""

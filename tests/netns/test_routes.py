@@ -8,10 +8,9 @@ rules and excluded addresses follow the master, and the excluded address is neve
 from __future__ import annotations
 
 import signal
-from pathlib import Path
 
 import pytest
-from ops_helpers import VIP, instance_block
+from ops_helpers import VIP, config_path, instance_block
 
 from fastvrrp.lab import Lab, LabProcess, PacketKind
 
@@ -119,7 +118,7 @@ def test_reload_changes_only_the_lines_that_changed(lab: Lab) -> None:
     r1 = lab.start_fastvrrp("r1", config(200, "198.18.0.51"))
     assert lab.wait_for(lambda: has_route(lab, "r1", VIRTUAL_NET)
                         and has_route(lab, "r1", STATIC_NET), timeout=5), logs(r1)
-    path = Path(r1.argv[r1.argv.index("-f") + 1])
+    path = config_path(r1)
     path.write_text(config(200, "198.18.0.51").replace("198.18.10.0/24", "198.18.11.0/24")
                     .replace(f"from {STATIC_RULE_FROM}", "from 198.18.32.0/24"))
     r1.send_signal(signal.SIGHUP)

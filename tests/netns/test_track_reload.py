@@ -7,13 +7,12 @@ script interval takes effect at once.
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from pathlib import Path
 
 import pytest
-from ops_helpers import instance, instance_conf, ready, start
+from ops_helpers import config_path, instance, instance_conf, ready, start, write_script
 
 from fastvrrp.lab import Lab, LabProcess
 from fastvrrp.lab.capture import PacketKind
@@ -28,12 +27,6 @@ SLOW_FAILURE = "#!/bin/sh\nsleep 0.3\nexit 1\n"
 COUNTING = "#!/bin/sh\necho run >> {out}\n"
 
 
-def script(path: Path, text: str) -> Path:
-    path.write_text(text)
-    os.chmod(path, 0o755)
-    return path
-
-
 def globals_block(router_id: str) -> str:
     return f"global_defs {{\n    router_id {router_id}\n}}\n"
 
@@ -41,10 +34,6 @@ def globals_block(router_id: str) -> str:
 def vrrp_script(name: str, path: Path, interval: int, weight: int, timeout: int = 1) -> str:
     return (f"vrrp_script {name} {{\n    script \"{path}\"\n    interval {interval}\n"
             f"    timeout {timeout}\n    weight {weight}\n}}\n")
-
-
-def config_path(proc: LabProcess) -> Path:
-    return Path(proc.argv[proc.argv.index("-f") + 1])
 
 
 def reload_with(lab: Lab, proc: LabProcess, text: str) -> None:
@@ -61,7 +50,7 @@ def effective_priority(lab: Lab) -> int:
 
 
 def test_a_failing_script_keeps_the_lowered_priority_across_a_reload(lab: Lab) -> None:
-    failing = script(Path(lab.workdir) / "fail.sh", SLOW_FAILURE)
+    failing = write_script(Path(lab.workdir) / "fail.sh", SLOW_FAILURE)
     scripts = vrrp_script("chk_down", failing, interval=1, weight=-30)
 
     def conf(router_id: str) -> str:
@@ -85,7 +74,7 @@ def test_a_failing_script_keeps_the_lowered_priority_across_a_reload(lab: Lab) -
 
 def test_a_changed_script_interval_takes_effect(lab: Lab) -> None:
     runs = Path(lab.workdir) / "runs"
-    counting = script(Path(lab.workdir) / "count.sh", COUNTING.format(out=runs))
+    counting = write_script(Path(lab.workdir) / "count.sh", COUNTING.format(out=runs))
 
     def conf(interval: int) -> str:
         return instance_conf(150, extra=vrrp_script("chk_count", counting, interval, -10),
