@@ -17,38 +17,47 @@ def _fmt(value: object, digits: int = 3) -> str:
     return str(value)
 
 
+def _pair(summary: Mapping[str, Any], first: str, second: str) -> str:
+    """Two statistics of one summary, as "first / second"."""
+    return f"{_fmt(summary[first])} / {_fmt(summary[second])}"
+
+
+def _table(title: str, columns: Sequence[str]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    return table
+
+
 def tables(results: dict[str, Any]) -> list[Table]:
     """One table per scenario that ran."""
     out = []
     res = results.get("results", {})
     if "takeover" in res:
-        table = Table(title=f"takeover ({res['takeover']['unit']})")
-        for col in ("daemon", "n", "client overhead p50/p99", "client outage p50",
-                    "first advert p50/p99", "first GARP p50/p99"):
-            table.add_column(col)
+        table = _table(f"takeover ({res['takeover']['unit']})",
+                       ("daemon", "n", "client overhead p50/p99", "client outage p50",
+                        "first advert p50/p99", "first GARP p50/p99"))
         for key, s in res["takeover"]["summary"].items():
             table.add_row(
                 key, _fmt(s["client_overhead"]["n"]),
-                f"{_fmt(s['client_overhead']['p50'])} / {_fmt(s['client_overhead']['p99'])}",
+                _pair(s["client_overhead"], "p50", "p99"),
                 _fmt(s["client_outage"]["p50"], 1),
-                f"{_fmt(s['first_advert']['p50'])} / {_fmt(s['first_advert']['p99'])}",
-                f"{_fmt(s['first_garp']['p50'])} / {_fmt(s['first_garp']['p99'])}",
+                _pair(s["first_advert"], "p50", "p99"),
+                _pair(s["first_garp"], "p50", "p99"),
             )
         out.append(table)
     if "jitter" in res:
-        table = Table(title=f"advert jitter ({res['jitter']['unit']})")
-        for col in ("daemon", "setting", "adverts", "p50", "p99", "max"):
-            table.add_column(col)
+        table = _table(f"advert jitter ({res['jitter']['unit']})",
+                       ("daemon", "setting", "adverts", "p50", "p99", "max"))
         for w in res["jitter"]["windows"]:
             d = w["deviation"]
             table.add_row(w["daemon"], w["setting"], _fmt(d["n"]), _fmt(d["p50"]),
                           _fmt(d["p99"]), _fmt(d["max"]))
         out.append(table)
     if "scale" in res:
-        table = Table(title="scale (CPU % of one core)")
-        for col in ("daemon", "master CPU %", "backup CPU %", "sent/s m/b (expected)",
-                    "false takeovers", "RSS MB m/b"):
-            table.add_column(col)
+        table = _table("scale (CPU % of one core)",
+                       ("daemon", "master CPU %", "backup CPU %", "sent/s m/b (expected)",
+                        "false takeovers", "RSS MB m/b"))
         for w in res["scale"]["windows"]:
             table.add_row(w["daemon"], _fmt(w["master_cpu_pct"], 1), _fmt(w["backup_cpu_pct"], 1),
                           f"{w['master_sent_per_s']:.0f} / {w['backup_sent_per_s']:.0f} "
@@ -57,15 +66,14 @@ def tables(results: dict[str, Any]) -> list[Table]:
                           f"{_fmt(w['master_rss_mb'], 1)} / {_fmt(w['backup_rss_mb'], 1)}")
         out.append(table)
     if "mass" in res:
-        table = Table(title=f"mass failover ({res['mass']['unit']})")
-        for col in ("daemon", "n", "GARP p50 over VIPs (median)", "last VIP's GARP p50 / max",
-                    "floor spread p50", "all moved p50 / max"):
-            table.add_column(col)
+        table = _table(f"mass failover ({res['mass']['unit']})",
+                       ("daemon", "n", "GARP p50 over VIPs (median)", "last VIP's GARP p50 / max",
+                        "floor spread p50", "all moved p50 / max"))
         for key, s in res["mass"]["summary"].items():
             table.add_row(key, _fmt(s["garp_max"]["n"]), _fmt(s["garp_p50"]["p50"]),
-                          f"{_fmt(s['garp_max']['p50'])} / {_fmt(s['garp_max']['max'])}",
+                          _pair(s["garp_max"], "p50", "max"),
                           _fmt(s["floor_spread"]["p50"]),
-                          f"{_fmt(s['all_moved']['p50'])} / {_fmt(s['all_moved']['max'])}")
+                          _pair(s["all_moved"], "p50", "max"))
         out.append(table)
     return out
 
