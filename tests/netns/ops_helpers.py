@@ -18,15 +18,16 @@ METRICS_PORT = 9477
 
 
 def instance_block(priority: int, *, name: str = "VI_1", vrid: int = 51,
-                   vips: tuple[str, ...] = (VIP,), interval: float = 0.1, body: str = "") -> str:
-    """A VRRPv3 vrrp_instance on eth0 starting as BACKUP, VIPs /24; `body`: more lines in it."""
+                   vips: tuple[str, ...] = (VIP,), interval: float | str = 0.1,
+                   version: int = 3, body: str = "") -> str:
+    """A vrrp_instance on eth0 starting as BACKUP, VIPs /24; `body`: more lines in it."""
     vip_lines = "\n".join(f"        {v}/24" for v in vips)
     more = body.rstrip("\n") + "\n" if body else ""
     return f"""vrrp_instance {name} {{
     state BACKUP
     interface eth0
     virtual_router_id {vrid}
-    version 3
+    version {version}
     priority {priority}
     advert_int {interval}
     virtual_ipaddress {{

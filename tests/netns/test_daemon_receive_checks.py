@@ -14,13 +14,13 @@ import time
 from functools import partial
 
 import pytest
+from ops_helpers import VIP, instance_block
 
 from fastvrrp import wire
 from fastvrrp.lab import CapturedPacket, Lab, LabProcess, PacketKind
 
 pytestmark = pytest.mark.netns
 
-VIP = "198.18.0.100"
 CLIENT = "198.18.0.10"
 GROUP = "224.0.0.18"
 
@@ -31,18 +31,7 @@ def config(priority: int, *, version: int, advert_int: str, auth_pass: str | Non
         if auth_pass is not None
         else ""
     )
-    return (
-        "vrrp_instance VI_1 {\n"
-        "    state BACKUP\n"
-        "    interface eth0\n"
-        "    virtual_router_id 51\n"
-        f"    version {version}\n"
-        f"    priority {priority}\n"
-        f"    advert_int {advert_int}\n"
-        f"{auth}"
-        f"    virtual_ipaddress {{\n        {VIP}/24\n    }}\n"
-        "}\n"
-    )
+    return instance_block(priority, version=version, interval=advert_int, body=auth)
 
 
 def report(lab: Lab, *procs: LabProcess) -> str:
