@@ -632,7 +632,8 @@ impl Instance {
     }
 
     fn become_master(&mut self, now: Timestamp, reason: Reason, out: &mut Vec<Action>) {
-        // The advert first, so that the old master releases the VIPs before our gratuitous ARPs land.
+        // The RFC's order (advert, then VIPs and GARPs); the engine sends the first GARP of a
+        // wake-up ahead of its adverts, see docs/engine.md "Takeover order".
         self.master_interval_cs = self.config.advert_interval_cs;
         self.send_advert(now, out);
         out.push(Action::AddVips);
