@@ -1,4 +1,5 @@
-"""Shared by the operations netns tests: configs, running fastvrrp with its control socket."""
+"""Shared by the netns tests: configs, script directories, running fastvrrp with its control
+socket, and running one sequence under keepalived and under fastvrrp."""
 
 from __future__ import annotations
 
@@ -6,10 +7,19 @@ import json
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 from fastvrrp.lab import Lab, LabProcess
+from fastvrrp.lab.pytest_fixtures import LabFactory
+
+T = TypeVar("T")
+#: How a test starts a daemon in a host with a config text: lab.start_fastvrrp or
+#: lab.start_keepalived.
+Start = Callable[[str, str], LabProcess]
 
 VIP = "198.18.0.100"
 VIP2 = "198.18.0.101"
@@ -57,6 +67,18 @@ def write_script(path: Path, text: str) -> Path:
     path.write_text(text)
     path.chmod(0o755)
     return path
+
+
+def under_both(lab_factory: LabFactory, keepalived_ready: str | None,
+               run: Callable[[Lab, Start], T]) -> tuple[T, T]:
+    """`run(lab, start)` in a fresh lab under keepalived, then in another under fastvrrp:
+    (keepalived's result, fastvrrp's). Skips the test where keepalived cannot run."""
+    if keepalived_ready is not None:
+        pytest.skip(keepalived_ready)
+    lab = lab_factory()
+    theirs = run(lab, lab.start_keepalived)
+    lab = lab_factory()
+    return theirs, run(lab, lab.start_fastvrrp)
 
 
 def lines(path: Path) -> list[str]:

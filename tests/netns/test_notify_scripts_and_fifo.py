@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ops_helpers import VIP, config_path, instance_block, lines, script_dir, write_script
+from ops_helpers import (
+    VIP,
+    Start,
+    config_path,
+    instance_block,
+    lines,
+    script_dir,
+    under_both,
+    write_script,
+)
 
 from fastvrrp.lab import Lab, LabProcess
 from fastvrrp.lab.pytest_fixtures import LabFactory
@@ -123,7 +131,7 @@ def test_a_reload_notifies_only_the_instances_it_adds(lab: Lab) -> None:
         timeout=3)
 
 
-def run_sequence(lab: Lab, start: Callable[[str, str], LabProcess]) -> dict[str, list[str]]:
+def run_sequence(lab: Lab, start: Start) -> dict[str, list[str]]:
     """r1 (priority 100) under `start`, r2 (90) under fastvrrp; link down, up, then stop r1."""
     directory = hooks_dir(lab, "r1-hooks")
     r1 = start("r1", config("r1", directory, 100))
@@ -144,12 +152,7 @@ def run_sequence(lab: Lab, start: Callable[[str, str], LabProcess]) -> dict[str,
 def test_notify_and_fifo_match_keepalived(
     lab_factory: LabFactory, keepalived_ready: str | None
 ) -> None:
-    if keepalived_ready is not None:
-        pytest.skip(keepalived_ready)
-    lab = lab_factory()
-    theirs = run_sequence(lab, lab.start_keepalived)
-    lab = lab_factory()
-    ours = run_sequence(lab, lab.start_fastvrrp)
+    theirs, ours = under_both(lab_factory, keepalived_ready, run_sequence)
     assert ours["notify.out"] == theirs["notify.out"]
     assert ours["state.out"] == theirs["state.out"]
     # keepalived 2.2.7 ends its FIFO reader before the reader gets the last line (STOP);

@@ -7,10 +7,9 @@ from __future__ import annotations
 import socket
 import sys
 import time
-from collections.abc import Callable
 
 import pytest
-from ops_helpers import VIP, instance_block
+from ops_helpers import VIP, Start, instance_block, under_both
 
 from fastvrrp.lab import Lab, LabProcess
 from fastvrrp.lab.pytest_fixtures import LabFactory
@@ -89,7 +88,7 @@ def mails(log: str) -> list[dict[str, str]]:
     return out
 
 
-def startup_mails(lab: Lab, start: Callable[[str, str], LabProcess]) -> list[dict[str, str]]:
+def startup_mails(lab: Lab, start: Start) -> list[dict[str, str]]:
     mailer = start_mail_server(lab)
     start("r1", config("r1", 100, 2525))
     assert lab.wait_for(lambda: len(mails(mailer.log_text())) >= 2, timeout=8)
@@ -101,12 +100,7 @@ def test_the_mails_match_keepalived_s(
     lab_factory: LabFactory, keepalived_ready: str | None
 ) -> None:
     pytest.importorskip("aiosmtpd")
-    if keepalived_ready is not None:
-        pytest.skip(keepalived_ready)
-    lab = lab_factory()
-    theirs = startup_mails(lab, lab.start_keepalived)
-    lab = lab_factory()
-    ours = startup_mails(lab, lab.start_fastvrrp)
+    theirs, ours = under_both(lab_factory, keepalived_ready, startup_mails)
     assert [m["Subject"] for m in theirs] == ["[r1] VRRP Instance VI_1 - Entering BACKUP state",
                                              "[r1] VRRP Instance VI_1 - Entering MASTER state"]
     assert ours == theirs

@@ -121,6 +121,17 @@ def group_on(engine: Engine, priority: int) -> None:
     engine.start()
 
 
+def group_pair(lab: Lab, engine_in: EngineFactory) -> tuple[Engine, Engine]:
+    """r1 (100) master of both members, r2 (90) backup of both; their events so far read."""
+    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
+    group_on(r1, 100)
+    assert lab.wait_for(lambda: both_on(lab, "r1"), timeout=5)
+    group_on(r2, 90)
+    assert lab.wait_for(lambda: states(r2) == {"VI_1": "BACKUP", "VI_2": "BACKUP"}, timeout=3)
+    r1.events(), r2.events()
+    return r1, r2
+
+
 def states(engine: Engine) -> dict[str, str]:
     names = {1: "BACKUP", 2: "MASTER", 3: "FAULT"}
     out: dict[str, str] = {}
@@ -137,12 +148,7 @@ def moves(events: list[Event]) -> list[tuple[str, str, str]]:
 def test_the_engine_moves_the_other_member_right_after_the_first(
     lab: Lab, engine_in: EngineFactory
 ) -> None:
-    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
-    group_on(r1, 100)
-    assert lab.wait_for(lambda: both_on(lab, "r1"), timeout=5)
-    group_on(r2, 90)
-    assert lab.wait_for(lambda: states(r2) == {"VI_1": "BACKUP", "VI_2": "BACKUP"}, timeout=3)
-    r1.events(), r2.events()
+    r1, r2 = group_pair(lab, engine_in)
 
     r2.set_priority("VI_1", 120)
     assert lab.wait_for(lambda: both_on(lab, "r2"), timeout=3)
@@ -165,12 +171,7 @@ def test_the_engine_moves_the_other_member_right_after_the_first(
 
 
 def test_a_faulted_member_is_not_forced(lab: Lab, engine_in: EngineFactory) -> None:
-    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
-    group_on(r1, 100)
-    assert lab.wait_for(lambda: both_on(lab, "r1"), timeout=5)
-    group_on(r2, 90)
-    assert lab.wait_for(lambda: states(r2) == {"VI_1": "BACKUP", "VI_2": "BACKUP"}, timeout=3)
-    r1.events()
+    r1, r2 = group_pair(lab, engine_in)
     r2.set_fault("VI_2", True, "test fault")
     r2.set_priority("VI_1", 120)
     assert lab.wait_for(lambda: lab.holders(VIP1) == ["r2"], timeout=3)

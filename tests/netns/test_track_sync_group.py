@@ -7,7 +7,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ops_helpers import VIP2, both_on, instance_block, lines, script_dir, write_script
+from ops_helpers import (
+    VIP2,
+    Start,
+    both_on,
+    instance_block,
+    lines,
+    script_dir,
+    under_both,
+    write_script,
+)
 
 from fastvrrp.lab import Lab
 from fastvrrp.lab.pytest_fixtures import LabFactory
@@ -38,23 +47,23 @@ vrrp_sync_group G1 {{
 
 
 def start(lab: Lab, node: str, priority: int, tracking: str = "",
-          daemon: str = "fastvrrp") -> Path:
+          launch: Start | None = None) -> Path:
     directory = script_dir(lab, f"sync-{node}")
     write_script(directory / "notify.sh", f'#!/bin/sh\necho "$*" >> {directory}/notify.out\n')
     write_script(directory / "reader.sh", f'#!/bin/sh\nwhile IFS= read -r l; do echo "$l" >> '
                                           f'{directory}/fifo.out; done < "$1"\n')
-    launch = lab.start_keepalived if daemon == "keepalived" else lab.start_fastvrrp
-    launch(node, config(directory, priority, tracking))
+    (launch or lab.start_fastvrrp)(node, config(directory, priority, tracking))
     return directory
 
 
-def run_sequence(lab: Lab, daemon: str = "fastvrrp") -> Path:
-    """r1 (100, `daemon`) tracks trk0 in VI_2; r2 (90, fastvrrp); trk0 goes down and up."""
+def run_sequence(lab: Lab, launch: Start | None = None) -> Path:
+    """r1 (100, started by `launch`, else fastvrrp) tracks trk0 in VI_2; r2 (90, fastvrrp);
+    trk0 goes down and up."""
     lab.run("r1", ["ip", "link", "add", "trk0", "type", "veth", "peer", "name", "trk0p"])
     lab.run("r1", ["ip", "link", "set", "trk0p", "up"])
     lab.run("r1", ["ip", "link", "set", "trk0", "up"])
     d1 = start(lab, "r1", 100, tracking="    track_interface {\n        trk0\n    }",
-               daemon=daemon)
+               launch=launch)
     assert lab.wait_for(lambda: both_on(lab, "r1"), timeout=8)
     d2 = start(lab, "r2", 90)  # after r1 is master: no election race at startup
     assert lab.wait_for(lambda: len(lines(d2 / "fifo.out")) >= 3, timeout=3)
@@ -84,10 +93,7 @@ def test_a_member_fault_moves_the_whole_group_and_the_group_notifies(lab: Lab) -
 def test_group_notify_matches_keepalived(
     lab_factory: LabFactory, keepalived_ready: str | None
 ) -> None:
-    if keepalived_ready is not None:
-        pytest.skip(keepalived_ready)
-    theirs = run_sequence(lab_factory(), "keepalived")
-    ours = run_sequence(lab_factory())
+    theirs, ours = under_both(lab_factory, keepalived_ready, run_sequence)
     assert lines(ours / "notify.out") == lines(theirs / "notify.out")
     group = [line for line in lines(ours / "fifo.out") if line.startswith("GROUP")]
     assert group == [line for line in lines(theirs / "fifo.out") if line.startswith("GROUP")]
