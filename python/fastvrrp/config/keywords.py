@@ -259,6 +259,13 @@ def sub_block(block_name: str, collect: str | None = None,
     return handle
 
 
+def nested(name: str, collect: str, syntax: str, doc: str,
+           arg_locations: bool = False) -> Keyword:
+    """A keyword whose `{ ... }` is read through the block table of the same name into a new raw
+    dict appended to out[collect] (see `sub_block`)."""
+    return custom(name, sub_block(name, collect, arg_locations), syntax, doc, block=name)
+
+
 def lines_block(field: str) -> Handler:
     """A handler for a block of plain lines (addresses, names): keeps the statements."""
 
@@ -270,6 +277,11 @@ def lines_block(field: str) -> Handler:
             lines.append(line)
 
     return handle
+
+
+def line_list(name: str, syntax: str, doc: str) -> Keyword:
+    """A keyword whose `{ ... }` holds plain lines, kept as statements in out[name]."""
+    return custom(name, lines_block(name), syntax, doc, block="list")
 
 
 def _words_block(field: str) -> Handler:
@@ -328,6 +340,13 @@ def _fifo(field: str) -> Handler:
                           st.args[2] if len(st.args) > 2 else None, st.location)
 
     return handle
+
+
+def _fifo_keywords(name: str, lines: str) -> tuple[Keyword, Keyword]:
+    """A notify FIFO receiving `lines` state lines, and `<name>_script`, the script reading it."""
+    return (custom(name, _fifo(name), "<FIFO> [username [groupname]]",
+                   f"FIFO receiving {lines} state lines."),
+            command(f"{name}_script", f"{name}_script", f"Script reading {name}."))
 
 
 def _smtp_server(ctx: Context, st: Statement, out: Raw) -> None:
@@ -738,9 +757,8 @@ def _track_list(name: str, doc: str) -> Keyword:
     """A track_interface/script/file/process list: tracker names with optional weights."""
     # keepalived bounds the weights of interfaces and scripts by 253, of files and processes by 254.
     bound = 253 if name in ("track_interface", "track_script") else 254
-    return custom(name, lines_block(name),
-                  f"{{ <NAME> [weight <-{bound}..{bound}> [reverse|noreverse]] ... }}", doc,
-                  block="list")
+    return line_list(name, f"{{ <NAME> [weight <-{bound}..{bound}> [reverse|noreverse]] ... }}",
+                     doc)
 
 
 #: A setting that global_defs gives as `vrrp_<name>` and a vrrp_instance overrides as `<name>`:
@@ -852,17 +870,9 @@ GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP
            "User (and group) that runs scripts by default."),
     flag("enable_script_security", "enable_script_security",
          "Refuse scripts that a non-root user could change when run as root."),
-    custom("notify_fifo", _fifo("notify_fifo"), "<FIFO> [username [groupname]]",
-           "FIFO receiving VRRP and LVS state lines."),
-    command("notify_fifo_script", "notify_fifo_script", "Script reading notify_fifo."),
-    custom("vrrp_notify_fifo", _fifo("vrrp_notify_fifo"), "<FIFO> [username [groupname]]",
-           "FIFO receiving VRRP state lines."),
-    command("vrrp_notify_fifo_script", "vrrp_notify_fifo_script",
-            "Script reading vrrp_notify_fifo."),
-    custom("lvs_notify_fifo", _fifo("lvs_notify_fifo"), "<FIFO> [username [groupname]]",
-           "FIFO receiving LVS state lines."),
-    command("lvs_notify_fifo_script", "lvs_notify_fifo_script",
-            "Script reading lvs_notify_fifo."),
+    *_fifo_keywords("notify_fifo", "VRRP and LVS"),
+    *_fifo_keywords("vrrp_notify_fifo", "VRRP"),
+    *_fifo_keywords("lvs_notify_fifo", "LVS"),
     custom("dynamic_interfaces", _dynamic_interfaces, "[allow_if_changes]",
            "Allow interfaces that do not exist yet."),
     pending(custom("max_auto_priority", _max_auto_priority, "[<-1..99>]",
@@ -910,14 +920,12 @@ VRRP_INSTANCE = Block("vrrp_instance", "vrrp_instance <NAME>", "A VRRP virtual r
            "Seconds to wait before preempting at startup (needs BACKUP)."),
     custom("authentication", _authentication, "{ auth_type PASS|AH auth_pass <STRING> }",
            "VRRPv2 authentication (not with vrrp_strict).", block="authentication"),
-    custom("virtual_ipaddress", lines_block("virtual_ipaddress"), _VIP_SYNTAX,
-           "Addresses carried in adverts and added on MASTER.", block="list"),
-    custom("virtual_ipaddress_excluded", lines_block("virtual_ipaddress_excluded"), _VIP_SYNTAX,
-           "Addresses added on MASTER but not advertised.", block="list"),
-    custom("virtual_routes", lines_block("virtual_routes"), "{ <ip route syntax> ... }",
-           "Routes added on MASTER.", block="list"),
-    custom("virtual_rules", lines_block("virtual_rules"), "{ <ip rule syntax> ... }",
-           "Rules added on MASTER.", block="list"),
+    line_list("virtual_ipaddress", _VIP_SYNTAX,
+              "Addresses carried in adverts and added on MASTER."),
+    line_list("virtual_ipaddress_excluded", _VIP_SYNTAX,
+              "Addresses added on MASTER but not advertised."),
+    line_list("virtual_routes", "{ <ip route syntax> ... }", "Routes added on MASTER."),
+    line_list("virtual_rules", "{ <ip rule syntax> ... }", "Rules added on MASTER."),
     string("mcast_src_ip", "mcast_src_ip",
            "Source address of adverts (keepalived keeps one: the same as unicast_src_ip).",
            "<IPADDR>"),
@@ -925,9 +933,8 @@ VRRP_INSTANCE = Block("vrrp_instance", "vrrp_instance <NAME>", "A VRRP virtual r
                    "<IPADDR>")),
     string("unicast_src_ip", "unicast_src_ip", "Source address of unicast adverts.",
            "<IPADDR>"),
-    custom("unicast_peer", lines_block("unicast_peer"),
-           "{ <IPADDR> [min_ttl <0..255>] [max_ttl <0..255>] ... }",
-           "Send adverts to these peers instead of multicast.", block="list"),
+    line_list("unicast_peer", "{ <IPADDR> [min_ttl <0..255>] [max_ttl <0..255>] ... }",
+              "Send adverts to these peers instead of multicast."),
     pending(integer("unicast_ttl", "unicast_ttl", 1, 255, "TTL of unicast adverts (255).")),
     flag("check_unicast_src", "check_unicast_src", "Drop adverts not from a unicast peer."),
     custom("use_vmac", _use_vmac, "[<IFNAME>] [<MAC>]",
@@ -1085,7 +1092,7 @@ _HTTP = (
     custom("http_protocol", _http_protocol, "1.0|1.0C|1.1", "HTTP version (1.0)."),
     flag("fast_recovery", "fast_recovery", "Check all URLs at once on recovery."),
     string("virtualhost", "virtualhost", "Host header.", "<HOST>"),
-    custom("url", sub_block("url", "urls"), "{ ... }", "A URL to check.", block="url"),
+    nested("url", "urls", "{ ... }", "A URL to check."),
 )
 
 HTTP_GET = Block("HTTP_GET", "HTTP_GET", "HTTP health check.", table(
@@ -1193,8 +1200,8 @@ VIRTUAL_SERVER = Block("virtual_server",
            "Server used while the quorum is lost."),
     flag("sorry_server_inhibit", "sorry_server_inhibit", "inhibit_on_failure for it."),
     flag("ops", "ops", "One-packet scheduling (UDP)."),
-    custom("real_server", sub_block("real_server", "real_servers", True),
-           "<IPADDR> [<PORT>] { ... }", "A real server.", block="real_server"),
+    nested("real_server", "real_servers",
+           "<IPADDR> [<PORT>] { ... }", "A real server.", arg_locations=True),
     not_yet("hashed", "", "Deprecated IPVS scheduler flag."),
     not_yet("weight", "<INT>", "Undocumented in keepalived.conf(5); keepalived accepts it."),
     not_yet("flag-1"), not_yet("flag-2"), not_yet("flag-3"), not_yet("sh-port"),
@@ -1233,33 +1240,23 @@ def lines_block_named(field: str) -> Handler:
 
 
 TOP_BLOCK = Block("top", "top level", "The blocks of keepalived.conf.", table(
-    custom("global_defs", sub_block("global_defs", "global_defs"), "{ ... }",
-           "Daemon-wide settings.", block="global_defs"),
-    custom("vrrp_instance", sub_block("vrrp_instance", "vrrp_instances"), "<NAME> { ... }",
-           "A VRRP instance.", block="vrrp_instance"),
-    custom("vrrp_sync_group", sub_block("vrrp_sync_group", "vrrp_sync_groups"), "<NAME> { ... }",
-           "A sync group.", block="vrrp_sync_group"),
-    custom("vrrp_script", sub_block("vrrp_script", "vrrp_scripts"), "<NAME> { ... }",
-           "A tracking script.", block="vrrp_script"),
-    custom("track_file", sub_block("track_file", "track_files"), "<NAME> { ... }",
-           "A tracked file.", block="track_file"),
+    nested("global_defs", "global_defs", "{ ... }", "Daemon-wide settings."),
+    nested("vrrp_instance", "vrrp_instances", "<NAME> { ... }", "A VRRP instance."),
+    nested("vrrp_sync_group", "vrrp_sync_groups", "<NAME> { ... }", "A sync group."),
+    nested("vrrp_script", "vrrp_scripts", "<NAME> { ... }", "A tracking script."),
+    nested("track_file", "track_files", "<NAME> { ... }", "A tracked file."),
     alias("vrrp_track_file", "track_file"),
-    custom("vrrp_track_process", sub_block("vrrp_track_process", "track_processes"),
-           "<NAME> { ... }", "A tracked process.", block="vrrp_track_process"),
-    custom("virtual_server", sub_block("virtual_server", "virtual_servers", True),
+    nested("vrrp_track_process", "track_processes", "<NAME> { ... }", "A tracked process."),
+    nested("virtual_server", "virtual_servers",
            "<IPADDR> [<PORT>] | fwmark <INT> | group <NAME> { ... }", "An LVS service.",
-           block="virtual_server"),
+           arg_locations=True),
     custom("virtual_server_group", lines_block_named("virtual_server_groups"),
            "<NAME> { ... }", "Addresses/fwmarks sharing one service definition.",
            block="virtual_server_group"),
-    custom("SSL", sub_block("SSL", "ssl"), "{ ... }",
-           "Client certificate, key and CA for SSL_GET.", block="SSL"),
-    custom("static_ipaddress", lines_block("static_ipaddress"), _VIP_SYNTAX,
-           "Addresses always present.", block="list"),
-    custom("static_routes", lines_block("static_routes"), "{ <ip route syntax> ... }",
-           "Routes always present.", block="list"),
-    custom("static_rules", lines_block("static_rules"), "{ <ip rule syntax> ... }",
-           "Rules always present.", block="list"),
+    nested("SSL", "ssl", "{ ... }", "Client certificate, key and CA for SSL_GET."),
+    line_list("static_ipaddress", _VIP_SYNTAX, "Addresses always present."),
+    line_list("static_routes", "{ <ip route syntax> ... }", "Routes always present."),
+    line_list("static_rules", "{ <ip rule syntax> ... }", "Rules always present."),
     *(not_yet(name, "{ ... }", block="list") for name in _NOT_YET_TOP),
     *(not_yet(name) for name in ("net_namespace", "net_namespace_ipvs", "namespace_with_ipsets",
                                  "instance", "use_pid_dir", "linkbeat_use_polling",
