@@ -182,8 +182,7 @@ class TrackingService:
         await self.links.start()
         await self.files.start()
         await self.processes.start()
-        for binding in self.bindings:
-            self.tracking[binding.instance].set(binding.source, binding.effect())
+        self._set_effects()
         for tracker in self._bound_trackers():
             tracker.subscribe(self._tracker_changed)
         for name in self.tracking:
@@ -242,8 +241,7 @@ class TrackingService:
                 self.logger.info("VRRP_Script(%s) changed: restarted, status kept", name)
         # Every effect at once, before anything awaits: a tracker that reports meanwhile
         # must not push a priority made of half the effects.
-        for binding in self.bindings:
-            self.tracking[binding.instance].set(binding.source, binding.effect())
+        self._set_effects()
         for name, tracker in old_scripts.items():
             if self.scripts.get(name) is not tracker:
                 tracker.unsubscribe(self._tracker_changed)
@@ -261,8 +259,7 @@ class TrackingService:
             if name in recreated:
                 self.interface_fault[name] = state == "FAULT"
             self._member_state(name, state, announce=False)
-        for binding in self.bindings:
-            self.tracking[binding.instance].set(binding.source, binding.effect())
+        self._set_effects()
         for group in self.groups.values():
             for member in group.members:
                 tracking = self.tracking.get(member)
@@ -324,6 +321,11 @@ class TrackingService:
                 group.set_own_fault(member, False)
         for name in self.tracking:
             self._push(name)
+
+    def _set_effects(self) -> None:
+        """Every binding's current effect into its instance's tracking (nothing is pushed)."""
+        for binding in self.bindings:
+            self.tracking[binding.instance].set(binding.source, binding.effect())
 
     def _bound_trackers(self) -> list[Tracker]:
         """Every tracker some binding uses, once each, in binding order."""
