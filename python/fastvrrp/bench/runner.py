@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from fastvrrp.bench.configs import PairSettings
@@ -29,6 +29,12 @@ from fastvrrp.bench.scenarios import (
 
 SCENARIOS = ("takeover", "jitter", "scale", "mass")
 TAKEOVER_METRICS = ("client_overhead", "client_outage", "first_advert", "first_garp")
+#: The scenarios run as trials: the unit of their results, and the metrics summarised.
+TRIAL_METRICS = {
+    "takeover": ("ms after the protocol floor", TAKEOVER_METRICS),
+    "mass": ("ms after each instance's floor", ("garp_p50", "garp_max", "floor_spread",
+                                                 "all_moved")),
+}
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,7 @@ def plan(settings: BenchSettings, daemons: dict[str, DaemonKind] | None = None,
     steps: list[Step] = []
     rt = settings.rt_priority
     pair = PairSettings(advert=settings.advert, version=settings.version, rt_priority=rt)
-    mass = PairSettings(advert=settings.advert, version=settings.version,
-                        instances=settings.vips, first_vrid=1, rt_priority=rt)
+    mass = replace(pair, instances=settings.vips, first_vrid=1)
     for scenario in settings.scenarios:
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; expected one of {SCENARIOS}")
@@ -152,15 +157,11 @@ def results_of(settings: BenchSettings, done: list[tuple[Step, Any]]) -> dict[st
     out: dict[str, Any] = {}
     for scenario in settings.scenarios:
         rows = [(s, r) for s, r in done if s.scenario == scenario]
-        if scenario == "takeover":
+        if scenario in TRIAL_METRICS:
+            unit, metrics = TRIAL_METRICS[scenario]
             trials = [{"daemon": s.daemon, "setting": s.setting, **r} for s, r in rows]
-            out[scenario] = {"unit": "ms after the protocol floor", "trials": trials,
-                             "summary": _summaries(trials, TAKEOVER_METRICS)}
-        elif scenario == "mass":
-            trials = [{"daemon": s.daemon, "setting": s.setting, **r} for s, r in rows]
-            out[scenario] = {"unit": "ms after each instance's floor", "trials": trials,
-                             "summary": _summaries(trials, ("garp_p50", "garp_max", "floor_spread",
-                                                            "all_moved"))}
+            out[scenario] = {"unit": unit, "trials": trials,
+                             "summary": _summaries(trials, metrics)}
         elif scenario == "jitter":
             windows = []
             for s, gaps in rows:
