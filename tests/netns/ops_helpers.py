@@ -4,6 +4,7 @@ socket, and running one sequence under keepalived and under fastvrrp."""
 from __future__ import annotations
 
 import json
+import secrets
 import socket
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from fastvrrp.lab import Lab, LabProcess
+from fastvrrp.lab import Lab, LabProcess, netns
 from fastvrrp.lab.pytest_fixtures import LabFactory
 
 T = TypeVar("T")
@@ -79,6 +80,16 @@ def under_both(lab_factory: LabFactory, keepalived_ready: str | None,
     theirs = run(lab, lab.start_keepalived)
     lab = lab_factory()
     return theirs, run(lab, lab.start_fastvrrp)
+
+
+def in_fresh_namespace(prefix: str, fn: Callable[[], T]) -> T:
+    """`fn()` run inside a new network namespace (`prefix` + random suffix), deleted after."""
+    name = prefix + secrets.token_hex(3)
+    netns.create([name])
+    try:
+        return netns.run_in(name, fn)
+    finally:
+        netns.delete([name])
 
 
 def lines(path: Path) -> list[str]:

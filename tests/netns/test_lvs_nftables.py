@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from ops_helpers import in_fresh_namespace
 
 from fastvrrp.lab import Host, Interface, Lab, LabProcess, Topology, netns
 
@@ -239,8 +239,6 @@ def test_ipv6_and_ipv4_services_load_diff_and_are_released(netns_ready: str | No
     from fastvrrp.lvs.nftables import NftablesDataplane
     from fastvrrp.lvs.table import Destination, Service, ServiceKey
 
-    name = "fvv6" + secrets.token_hex(3)
-    netns.create([name])
     six = ServiceKey("inet6", "tcp", "2001:2::100", 80)
     four = ServiceKey("inet", "tcp", VIP, 80)
 
@@ -262,10 +260,7 @@ def test_ipv6_and_ipv4_services_load_diff_and_are_released(netns_ready: str | No
         return listing, subprocess.run(["nft", "list", "ruleset"], capture_output=True,
                                        text=True, check=True).stdout
 
-    try:
-        listing, after = netns.run_in(name, scenario)
-    finally:
-        netns.delete([name])
+    listing, after = in_fresh_namespace("fvv6", scenario)
     assert "ip6 daddr 2001:2::100 tcp dport 80 jump svc_tcp_2001_2__100_80" in listing
     assert "elements = { 0 : 2001:2:1::12, 1 : 2001:2:1::12 }" in listing
     assert '2001:2:1::11 . 80 comment "weight 0"' in listing
@@ -342,8 +337,6 @@ def test_a_verdict_changes_only_its_servers_elements(netns_ready: str | None) ->
     from fastvrrp.lvs.nftables import NftablesDataplane
     from fastvrrp.lvs.table import Destination, Service, ServiceKey
 
-    name = "fvch" + secrets.token_hex(3)
-    netns.create([name])
     key = ServiceKey("inet", "tcp", VIP, 80)
     servers = [Destination(f"198.18.1.{10 + i}", 80, 1) for i in range(4)]
 
@@ -380,10 +373,7 @@ def test_a_verdict_changes_only_its_servers_elements(netns_ready: str | None) ->
                                "svc_tcp_198_18_0_100_80_dests"], capture_output=True, text=True,
                               check=True).stdout
 
-    try:
-        seen = netns.run_in(name, scenario)
-    finally:
-        netns.delete([name])
+    seen = in_fresh_namespace("fvch", scenario)
     for offset in (0, 7):
         assert seen[offset] is True
         count, after_down, dests = seen[offset + 1]  # type: ignore[misc]
@@ -430,12 +420,7 @@ def test_a_verdict_over_netlink_writes_what_libnftables_would(netns_ready: str |
 
     results = []
     for netlink in (True, False):
-        name = "fvnl" + secrets.token_hex(3)
-        netns.create([name])
-        try:
-            results.append(netns.run_in(name, lambda n=netlink: scenario(n)))  # type: ignore[misc]
-        finally:
-            netns.delete([name])
+        results.append(in_fresh_namespace("fvnl", lambda n=netlink: scenario(n)))  # type: ignore[misc]
     assert results[0][::2] == [True] * 4
     assert results[0] == results[1]
     assert 'comment "weight 0"' in str(results[0][1])
@@ -476,12 +461,7 @@ def test_a_refused_netlink_batch_is_an_error_and_changes_nothing(netns_ready: st
         plane.release()
         return errors[0], errors[1], "same" if after == before else after, ok
 
-    name = "fvnr" + secrets.token_hex(3)
-    netns.create([name])
-    try:
-        missing_element, missing_set, same, ok = netns.run_in(name, scenario)
-    finally:
-        netns.delete([name])
+    missing_element, missing_set, same, ok = in_fresh_namespace("fvnr", scenario)
     assert "ENOENT" in missing_element and "ENOENT" in missing_set
     assert same == "same"  # the batch's first (valid) add was rolled back with it
     assert ok is True
