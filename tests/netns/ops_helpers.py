@@ -24,6 +24,7 @@ Start = Callable[[str, str], LabProcess]
 
 VIP = "198.18.0.100"
 VIP2 = "198.18.0.101"
+VI2_VIP = "198.18.0.110"  # the address of SECOND_INSTANCE
 ADDRESSES = {"r1": "198.18.0.1", "r2": "198.18.0.2"}
 METRICS_PORT = 9477
 
@@ -46,6 +47,10 @@ def instance_block(priority: int, *, name: str = "VI_1", vrid: int = 51,
     }}
 {more}}}
 """
+
+
+#: A second instance, VI_2 (VRID 52, priority 100), for configs that add one.
+SECOND_INSTANCE = "\n" + instance_block(100, name="VI_2", vrid=52, vips=(VI2_VIP,))
 
 
 def instance_conf(priority: int, vips: tuple[str, ...] = (VIP,), extra: str = "",
@@ -100,11 +105,6 @@ def lines(path: Path) -> list[str]:
 def both_on(lab: Lab, node: str) -> bool:
     """Whether `node` alone holds VIP and VIP2."""
     return lab.holders(VIP) == [node] and lab.holders(VIP2) == [node]
-
-
-#: A second instance, VI_2 (VRID 52, priority 100), for configs that add one.
-VI2_VIP = "198.18.0.110"
-SECOND_INSTANCE = "\n" + instance_block(100, name="VI_2", vrid=52, vips=(VI2_VIP,))
 
 
 def config_path(proc: LabProcess) -> Path:
