@@ -7,7 +7,7 @@ Every object read from the file carries the `location` of the keyword that made 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 State = Literal["MASTER", "BACKUP"]
 Family = Literal["inet", "inet6"]
@@ -50,6 +50,12 @@ class NotifyFifo:
     user: str | None = None
     group: str | None = None
     location: Location = NOWHERE
+
+
+#: The GARP defaults under `vrrp_min_garp`: one GARP/NA on takeover and no second block.
+MIN_GARP_DEFAULTS: dict[str, Any] = {
+    "vrrp_garp_master_delay": 0.0, "vrrp_garp_master_repeat": 1,
+    "vrrp_garp_lower_prio_delay": 0.0, "vrrp_garp_lower_prio_repeat": 1}
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ includes and defaults.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from fastvrrp.config import model as m
 from fastvrrp.config.keywords import BOOL_FLAGS
@@ -119,6 +120,8 @@ def _globals(w: _Writer, g: m.GlobalDefs) -> None:
     # Defaults are left out: keepalived refuses some of them spelled out (a GARP interval of 0)
     # and fastvrrp-only keywords then stay out of a keepalived config.
     defaults = m.GlobalDefs()
+    if g.vrrp_min_garp:  # the reader gives these without their keywords
+        defaults = replace(defaults, **m.MIN_GARP_DEFAULTS)
     for name in m.GlobalDefs.__dataclass_fields__:
         if name not in skip and getattr(g, name) != getattr(defaults, name):
             w.opt(name, getattr(g, name))

@@ -327,14 +327,10 @@ def resolve_globals(raws: list[Raw]) -> m.GlobalDefs:
         fields["notification_email"] = tuple(fields["notification_email"])
     if fields.get("vrrp_min_garp"):
         # One GARP/NA and no second block, unless a GARP keyword says otherwise.
-        for key, value in _MIN_GARP.items():
+        for key, value in m.MIN_GARP_DEFAULTS.items():
             fields.setdefault(key, value)
     return m.GlobalDefs(location=location, **fields)
 
-
-#: What vrrp_min_garp makes the GARP defaults.
-_MIN_GARP = {"vrrp_garp_master_delay": 0.0, "vrrp_garp_master_repeat": 1,
-             "vrrp_garp_lower_prio_delay": 0.0, "vrrp_garp_lower_prio_repeat": 1}
 
 
 # --- trackers -------------------------------------------------------------------------------
