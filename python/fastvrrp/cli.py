@@ -188,8 +188,9 @@ def demo(advert: float, keep: bool) -> None:
 
 @main.command("bench")
 @click.option("--daemon", "daemons", multiple=True, default=("fastvrrp",), show_default=True,
-              type=click.Choice(["fastvrrp", "keepalived"]),
-              help="Repeat to compare: daemons alternate trial by trial.")
+              type=click.Choice(["fastvrrp", "fastvrrp-no-realtime", "keepalived"]),
+              help="Repeat to compare: daemons alternate trial by trial. fastvrrp-no-realtime is "
+                   "`fastvrrp run --no-realtime` (normal scheduling, as keepalived's default).")
 @click.option("--scenario", "scenarios", multiple=True, show_default=True,
               type=click.Choice(["takeover", "jitter", "scale", "mass"]),
               help="Repeatable; default: all four.")

@@ -70,6 +70,18 @@ def test_one_text_serves_both_daemons() -> None:
 
 
 @netns
+def test_the_no_realtime_kind_runs_fastvrrp_with_no_realtime() -> None:
+    started: list[tuple[str, str, tuple[str, ...]]] = []
+
+    class Starts:
+        def start_fastvrrp(self, host: str, text: str, extra_args: tuple[str, ...] = ()) -> None:
+            started.append((host, text, extra_args))
+
+    DAEMONS["fastvrrp-no-realtime"].start(Starts(), "r1", "conf")  # type: ignore[arg-type]
+    DAEMONS["fastvrrp"].start(Starts(), "r2", "conf")  # type: ignore[arg-type]
+    assert started == [("r1", "conf", ("--no-realtime",)), ("r2", "conf", ())]
+
+
 def test_short_bench_writes_json_and_png(netns_ready: str | None, tmp_path: Path) -> None:
     if netns_ready is not None:
         pytest.skip(netns_ready)

@@ -54,6 +54,11 @@ class DaemonKind:
 
 DAEMONS: dict[str, DaemonKind] = {
     "fastvrrp": DaemonKind("fastvrrp", lambda lab, host, text: lab.start_fastvrrp(host, text)),
+    # fastvrrp on normal scheduling, as keepalived runs by default: what the code does alone.
+    "fastvrrp-no-realtime": DaemonKind(
+        "fastvrrp-no-realtime",
+        lambda lab, host, text: lab.start_fastvrrp(host, text, ("--no-realtime",)),
+    ),
     "keepalived": DaemonKind(
         "keepalived", lambda lab, host, text: lab.start_keepalived(host, text)
     ),
