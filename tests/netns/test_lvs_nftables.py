@@ -465,3 +465,140 @@ def test_a_refused_netlink_batch_is_an_error_and_changes_nothing(netns_ready: st
     assert "ENOENT" in missing_element and "ENOENT" in missing_set
     assert same == "same"  # the batch's first (valid) add was rolled back with it
     assert ok is True
+
+
+HOLD = """
+import socket, sys, time
+kind, address, port, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+if kind == "tcp":
+    s = socket.create_connection((address, port), timeout=2)
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.sendto(b"ping", (address, port))
+print("sent", flush=True)
+time.sleep(seconds)
+"""
+
+
+def conntrack(lab: Lab, host: str = "dir") -> list[list[str]]:
+    """The director's connections as /proc/net/nf_conntrack lists them, split in words."""
+    text = lab.run(host, ["cat", "/proc/net/nf_conntrack"]).stdout
+    return [line.split() for line in text.splitlines()]
+
+
+def timeout_of(entries: list[list[str]], proto: str, dst: str, dport: int) -> int | None:
+    """The seconds left of the `proto` connection to dst:dport (open, for TCP)."""
+    for words in entries:
+        if words[2] != proto or (proto == "tcp" and words[5] != "ESTABLISHED"):
+            continue
+        # The original direction's key=value words come first: keep their first values.
+        original = dict(w.split("=", 1) for w in reversed(words) if "=" in w)
+        if (original.get("dst"), original.get("dport")) == (dst, str(dport)):
+            return int(words[4])
+    return None
+
+
+def test_lvs_timeouts_set_the_nat_connections_timeouts_and_no_others(nat: NatLab,
+                                                                     tmp_path: Path) -> None:
+    # keepalived's lvs_timeouts set IPVS's timeouts; here they become conntrack timeout
+    # policies that fastvrrp's service chains attach to the connections they NAT. lvs_flush
+    # replaces fastvrrp's table only, and lvs_flush_on_stop deletes that table only.
+    lab = nat.lab
+    lab.run("dir", ["nft", "add", "table", "inet", "operator"])
+    lab.run("dir", ["nft", "add", "chain", "inet", "operator", "input"])
+    lab.run("dir", ["nft", "add", "table", "ip", "fastvrrp"])  # left by an earlier run
+    lab.run("dir", ["nft", "add", "chain", "ip", "fastvrrp", "stale"])
+    text = config(tmp_path).replace(
+        "lvs_backend nftables",
+        "lvs_backend nftables\n    lvs_flush\n    lvs_flush_on_stop\n"
+        "    lvs_timeouts tcp 900 tcpfin 30 udp 100")
+    text += f"""
+virtual_server {VIP} 53 {{
+    lvs_sched rr
+    lvs_method NAT
+    protocol UDP
+    real_server 198.18.1.11 53 {{
+    }}
+}}
+"""
+    daemon = lab.start_fastvrrp("dir", text)
+    listing = ""
+
+    def listed() -> bool:
+        nonlocal listing
+        listing = lab.run("dir", ["nft", "list", "table", "ip", "fastvrrp"], check=False).stdout
+        return "svc_udp_198_18_0_100_53" in listing
+
+    assert lab.wait_for(listed, 10, 0.05), daemon.log_text()
+    assert "not supported" not in daemon.log_text(), daemon.log_text()
+    assert "ct timeout lvs_timeouts_tcp_900_30 {" in listing, listing
+    assert "policy = { established : 900, fin_wait : 30, close_wait : 30 }" in listing, listing
+    assert "ct timeout lvs_timeouts_udp_100 {" in listing, listing
+    assert "meta l4proto tcp ct timeout set \"lvs_timeouts_tcp_900_30\"" in listing, listing
+    assert "chain stale" not in listing, listing
+    assert "table inet operator" in lab.run("dir", ["nft", "list", "tables"]).stdout
+
+    # Once the checker has let the servers in: a connection through the VIP, one straight to a
+    # real server from the director (no NAT), and a datagram through the VIP.
+    assert lab.wait_for(lambda: sorted(ask(lab, tmp_path, VIP, 2)) == ["rs1", "rs2"], 10, 0.1)
+    hold = tmp_path / "hold.py"
+    hold.write_text(HOLD)
+    held = [lab.spawn("client", [sys.executable, str(hold), "tcp", VIP, "80", "10"]),
+            lab.spawn("dir", [sys.executable, str(hold), "tcp", "198.18.1.12", "80", "10"]),
+            lab.spawn("client", [sys.executable, str(hold), "udp", VIP, "53", "10"])]
+    try:
+        assert lab.wait_for(lambda: all("sent" in p.log_text() for p in held), 5, 0.05)
+        seen: dict[str, int | None] = {}
+
+        def timeouts() -> bool:
+            entries = conntrack(lab)
+            seen.update(vip_tcp=timeout_of(entries, "tcp", VIP, 80),
+                        direct_tcp=timeout_of(entries, "tcp", "198.18.1.12", 80),
+                        vip_udp=timeout_of(entries, "udp", VIP, 53))
+            return all(v is not None for v in seen.values())
+
+        assert lab.wait_for(timeouts, 5, 0.1), (seen, conntrack(lab))
+    finally:
+        for proc in held:
+            proc.stop()
+    assert 800 < seen["vip_tcp"] <= 900, seen  # type: ignore[operator]
+    assert seen["direct_tcp"] > 86400, seen  # type: ignore[operator]  # the kernel's 5 days
+    assert 30 < seen["vip_udp"] <= 100, seen  # type: ignore[operator]  # unreplied: not 30
+
+    daemon.stop()
+    assert table(lab) is None
+    assert "table inet operator" in lab.run("dir", ["nft", "list", "tables"]).stdout
+
+
+def test_changed_lvs_timeouts_switch_policies_and_leave_no_old_one(netns_ready: str | None
+                                                                   ) -> None:
+    # A reload with other lvs_timeouts: the chains switch to the new policy in one transaction
+    # and the old policy goes; without lvs_timeouts no policy is left. IPv6 has its own.
+    if netns_ready is not None:
+        pytest.skip(netns_ready)
+    from fastvrrp.lvs.nftables import NftablesDataplane
+    from fastvrrp.lvs.table import Destination, LvsOptions, Service, ServiceKey
+
+    services = [Service(ServiceKey("inet", "tcp", VIP, 80), "rr",
+                        destinations=(Destination("198.18.1.11", 80, 1),)),
+                Service(ServiceKey("inet6", "tcp", "2001:2::100", 80), "rr",
+                        destinations=(Destination("2001:2:1::11", 80, 1),))]
+
+    def scenario() -> list[str]:
+        plane = NftablesDataplane(options=LvsOptions(timeouts=(900, 0, 0)))
+        listings = []
+        for timeouts in ((900, 0, 0), (600, 20, 0), None):
+            plane.options = LvsOptions(timeouts=timeouts)
+            plane.apply(services)
+            listings.append(subprocess.run(["nft", "list", "ruleset"], capture_output=True,
+                                           text=True, check=True).stdout)
+        plane.release()
+        return listings
+
+    first, second, third = in_fresh_namespace("fvto", scenario)
+    assert first.count("ct timeout lvs_timeouts_tcp_900_0 {") == 2, first  # ip and ip6
+    assert "l3proto ip6" in first and "policy = { established : 900 }" in first, first
+    assert "lvs_timeouts_tcp_900_0" not in second, second
+    assert second.count('ct timeout set "lvs_timeouts_tcp_600_20"') == 2, second
+    assert "policy = { established : 600, fin_wait : 20, close_wait : 20 }" in second, second
+    assert "ct timeout" not in third, third

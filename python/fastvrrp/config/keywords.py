@@ -360,21 +360,44 @@ def _smtp_server(ctx: Context, st: Statement, out: Raw) -> None:
             out["smtp_port"] = port
 
 
+#: keepalived's largest lvs_timeouts value: 31 days.
+LVS_MAX_TIMEOUT = 86400 * 31
+
+
 def _lvs_timeouts(ctx: Context, st: Statement, out: Raw) -> None:
-    values = {"tcp": 0, "tcpfin": 0, "udp": 0}
+    # As keepalived: a bad part is reported and skipped, the others still count.
+    values = dict.fromkeys(("tcp", "tcpfin", "udp"), 0)
     args = st.args
+    if len(args) < 2:
+        ctx.diagnostics.error(st.location, "lvs_timeouts requires at least one option")
+        return
     i = 0
     while i < len(args):
         name = args[i]
-        if name not in values or i + 1 >= len(args):
-            ctx.diagnostics.error(st.arg_location(i), f"invalid lvs_timeouts option '{name}'")
-            return
-        value = parse_int(ctx, st, i + 1, 1, 86400 * 31)
-        if value is None:
-            return
-        values[name] = value
+        if name not in values:
+            ctx.diagnostics.error(st.arg_location(i),
+                                  f"Unknown option {name} specified for lvs_timeouts")
+            i += 1
+            continue
+        if i + 1 >= len(args):
+            ctx.diagnostics.error(st.arg_location(i),
+                                  f"No value specified for lvs_timeout {name} - ignoring")
+            break
+        value = parse_int(ctx, st, i + 1, 0, LVS_MAX_TIMEOUT)
+        if value is not None:
+            values[name] = value
         i += 2
     out["lvs_timeouts"] = (values["tcp"], values["tcpfin"], values["udp"])
+
+
+def _lvs_flush_on_stop(ctx: Context, st: Statement, out: Raw) -> None:
+    if not st.args:
+        out["lvs_flush_on_stop"] = "FULL"
+    elif st.args[0] == "VS":
+        out["lvs_flush_on_stop"] = "VS"
+    else:
+        ctx.diagnostics.error(st.arg_location(0),
+                              f"Unknown lvs_flush_on_stop type {st.args[0]}")
 
 
 def _state(ctx: Context, st: Statement, out: Raw) -> None:
@@ -804,7 +827,7 @@ _NOT_YET_GLOBALS = (
     "process_names", "process_name", "vrrp_process_name", "checker_process_name",
     "bfd_process_name", "startup_script", "startup_script_timeout", "shutdown_script",
     "shutdown_script_timeout", "checker_log_all_failures", "no_email_faults",
-    "default_interface", "lvs_sync_daemon", "lvs_flush_on_stop", "vrrp_down_timer_adverts",
+    "default_interface", "lvs_sync_daemon", "vrrp_down_timer_adverts",
     "vrrp_garp_extra_if", "nftables", "nftables_priority", "nftables_counters",
     "nftables_ifindex", "nftables_ipvs", "nftables_ipvs_priority",
     "nftables_ipvs_start_fwmark", "vrrp_iptables", "disable_local_igmp",
@@ -823,7 +846,7 @@ _NOT_YET_GLOBALS = (
     "vrrp_startup_delay", "log_unknown_vrids", "vmac_prefix", "vmac_addr_prefix",
     "random_seed", "reload_check_config", "include_check", "reload_time_file",
     "reload_repeat", "reload_file", "data_use_instance", "bfd_rlimit_rtime",
-    "vrrp_rlimit_rtime", "enable_snmp_keepalived", "lvs_flush_onstop",
+    "vrrp_rlimit_rtime", "enable_snmp_keepalived",
     "lvs_process_name", "vrrp_vmac_garp_intvl",
 )
 
@@ -877,9 +900,16 @@ GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP
            "Allow interfaces that do not exist yet."),
     pending(custom("max_auto_priority", _max_auto_priority, "[<-1..99>]",
                    "Raise the engine to real-time priority automatically.")),
-    pending(custom("lvs_timeouts", _lvs_timeouts, "[tcp SECS] [tcpfin SECS] [udp SECS]",
-                   "IPVS connection timeouts.")),
-    pending(flag("lvs_flush", "lvs_flush", "Flush the LVS table at startup.")),
+    custom("lvs_timeouts", _lvs_timeouts, "[tcp SECS] [tcpfin SECS] [udp SECS]",
+           "Connection timeouts of the load balancer: IPVS's (all of them), or conntrack "
+           "timeout policies on fastvrrp's NAT connections (nftables)."),
+    flag("lvs_flush", "lvs_flush",
+         "Flush the whole IPVS table at startup (nftables: fastvrrp's table is always "
+         "replaced; nothing else is flushed)."),
+    custom("lvs_flush_on_stop", _lvs_flush_on_stop, "[VS]",
+           "On stop, flush the whole IPVS table in one command; with VS, delete each service "
+           "without its real servers first (nftables: fastvrrp's table is deleted whole)."),
+    alias("lvs_flush_onstop", "lvs_flush_on_stop"),
     custom("checker_rt_priority", _checker_rt_priority, "<1..99>",
            "SCHED_RR priority of the thread running the checkers and the LVS dataplane "
            "(default 1; `fastvrrp run --no-realtime`: normal scheduling)."),

@@ -14,6 +14,8 @@ Family = Literal["inet", "inet6"]
 AuthType = Literal["PASS", "AH"]
 Protocol = Literal["TCP", "UDP", "SCTP"]
 LvsMethod = Literal["NAT", "DR", "TUN"]
+#: lvs_flush_on_stop: NO (delete each real server and service), FULL (bare keyword), VS.
+LvsFlushOnStop = Literal["NO", "FULL", "VS"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class GlobalDefs:
     max_auto_priority: int | None = None
     lvs_timeouts: tuple[int, int, int] | None = None
     lvs_flush: bool = False
+    lvs_flush_on_stop: LvsFlushOnStop = "NO"
     checker_no_swap: bool = False
     checker_rt_priority: int | None = None
     checker_priority: int | None = None

@@ -116,7 +116,8 @@ def _globals(w: _Writer, g: m.GlobalDefs) -> None:
     skip = {"location", "notification_email", "notify_fifo", "vrrp_notify_fifo",
             "lvs_notify_fifo", "notify_fifo_script", "vrrp_notify_fifo_script",
             "lvs_notify_fifo_script", "lvs_timeouts", "smtp_server", "smtp_port",
-            "script_user", "script_group", "dynamic_interfaces", "max_auto_priority"}
+            "script_user", "script_group", "dynamic_interfaces", "max_auto_priority",
+            "lvs_flush_on_stop"}
     # Defaults are left out: keepalived refuses some of them spelled out (a GARP interval of 0)
     # and fastvrrp-only keywords then stay out of a keepalived config.
     defaults = m.GlobalDefs()
@@ -142,8 +143,10 @@ def _globals(w: _Writer, g: m.GlobalDefs) -> None:
         w.command(name, getattr(g, name))
     if g.lvs_timeouts is not None:
         tcp, tcpfin, udp = g.lvs_timeouts
-        w.line("lvs_timeouts", *(f"{k} {v}" for k, v in (("tcp", tcp), ("tcpfin", tcpfin),
-                                                          ("udp", udp)) if v))
+        parts = [f"{k} {v}" for k, v in (("tcp", tcp), ("tcpfin", tcpfin), ("udp", udp)) if v]
+        w.line("lvs_timeouts", *(parts or ["tcp 0"]))  # all 0: keepalived wants one option
+    if g.lvs_flush_on_stop != "NO":
+        w.line("lvs_flush_on_stop", *(("VS",) if g.lvs_flush_on_stop == "VS" else ()))
     if g.dynamic_interfaces:
         w.line("dynamic_interfaces")
     if g.max_auto_priority is not None:

@@ -5,7 +5,9 @@ One table per family (`ip fastvrrp`, `ip6 fastvrrp`) holds:
 - one chain per service, `svc_...`: sticky rules (persistence) and one `dnat` whose target is
   picked from a slot map by `numgen inc` (rr, wrr) or `jhash` (sh, dh, mh);
 - a `postrouting` NAT chain that records, for persistent services, which destination a client
-  got, in a per-destination set with a timeout.
+  got, in a per-destination set with a timeout;
+- with `lvs_timeouts`, conntrack timeout policies (`ct timeout` objects) that each service chain
+  attaches to the new connections it NATs, and to no other connection.
 Each change is one transaction that rewrites only the chains whose content changed.
 """
 
@@ -24,7 +26,7 @@ from typing import Any
 from fastvrrp.lvs import nfnetlink as nl
 from fastvrrp.lvs.libnft import Nft, NftError
 from fastvrrp.lvs.nfnetlink import Element, ElementChange, ElementWriter
-from fastvrrp.lvs.table import Destination, Service, ServiceKey
+from fastvrrp.lvs.table import Destination, LvsOptions, Service, ServiceKey
 
 TABLE = "fastvrrp"
 #: Schedulers nftables expresses: by a counter, or by a hash.
@@ -103,6 +105,8 @@ class FamilyRuleset:
     maps: dict[str, list[str]] = field(default_factory=dict)
     #: Per service, every destination (address, port) and its weight, weight 0 included.
     dests: dict[str, dict[tuple[str, int], int]] = field(default_factory=dict)
+    #: conntrack timeout policies in use (lvs_timeouts): name -> (protocol, state -> seconds).
+    timeouts: dict[str, tuple[str, dict[str, int]]] = field(default_factory=dict)
 
 
 def _payload(proto: str, name: str) -> Json:
@@ -143,13 +147,38 @@ def remap(previous: list[str], wanted: list[str]) -> list[str]:
     return [t if t is not None else next(refill) for t in slots]
 
 
+def timeout_policies(timeouts: tuple[int, int, int] | None
+                     ) -> dict[str, tuple[str, dict[str, int]]]:
+    """lvs_timeouts (tcp, tcpfin, udp; 0: unchanged) as conntrack timeout policies, per
+    protocol: (object name, state -> seconds).
+
+    IPVS's tcp timeout is that of established connections; tcpfin that of a connection after
+    its first FIN (conntrack's fin_wait and close_wait: the half-closed states); udp that of
+    every UDP connection (unreplied and replied). The name carries the values, so a changed
+    policy is a new object: the chains switch to it in one transaction and the old one goes.
+    """
+    tcp, tcpfin, udp = timeouts or (0, 0, 0)
+    policies: dict[str, tuple[str, dict[str, int]]] = {}
+    states = {**({"established": tcp} if tcp else {}),
+              **({"fin_wait": tcpfin, "close_wait": tcpfin} if tcpfin else {})}
+    if states:
+        policies["tcp"] = (f"lvs_timeouts_tcp_{tcp}_{tcpfin}", states)
+    if udp:
+        policies["udp"] = (f"lvs_timeouts_udp_{udp}", {"unreplied": udp, "replied": udp})
+    return policies
+
+
 def build(services: Sequence[Service], family: str,
-          previous: FamilyRuleset | None = None) -> FamilyRuleset:
+          previous: FamilyRuleset | None = None,
+          timeouts: tuple[int, int, int] | None = None) -> FamilyRuleset:
     """The table content for the services of one family ("ip" or "ip6").
 
     With `previous`, a service whose slots fit in its previous map keeps the map's size.
+    With `timeouts` (lvs_timeouts), each service chain first attaches its protocol's conntrack
+    timeout policy to the connection (the NAT chains see only a connection's first packet).
     """
     ruleset = FamilyRuleset(family)
+    policies = timeout_policies(timeouts)
     dispatch: list[Json] = []
     sticky: list[Json] = []
     wanted = "inet6" if family == "ip6" else "inet"
@@ -166,6 +195,10 @@ def build(services: Sequence[Service], family: str,
                     _match(_payload(key.protocol, "dport"), key.port)]
         dispatch.append({"expr": [*head, {"jump": {"target": chain}}]})
         rules: list[Json] = []
+        policy = policies.get(key.protocol)
+        if policy is not None:
+            ruleset.timeouts[policy[0]] = (key.protocol, policy[1])
+            rules.append({"expr": [l4, {"ct timeout": policy[0]}]})
         live = [d for d in service.destinations if d.weight > 0]
         if service.persistence_timeout:
             for dest in live:
@@ -306,6 +339,27 @@ def map_declarations(old: FamilyRuleset | None, new: FamilyRuleset) -> str:
     addr = "ip6 daddr" if new.family == "ip6" else "ip daddr"
     return "".join(f"add map {new.family} {TABLE} {name} {{ typeof numgen inc mod 1 : {addr}; }}\n"
                    for name in new.maps if old is None or name not in old.maps)
+
+
+def timeout_declarations(old: FamilyRuleset | None, new: FamilyRuleset) -> str:
+    """Native nft commands adding the new timeout policies, run before the transaction that
+    refers to them: nftables 1.0.6's JSON drops a `ct timeout` policy (and aborts on its
+    delete)."""
+    lines = []
+    for name, (protocol, states) in new.timeouts.items():
+        if old is None or name not in old.timeouts:
+            policy = ", ".join(f"{state}: {seconds}" for state, seconds in states.items())
+            lines.append(f"add ct timeout {new.family} {TABLE} {name} {{ protocol {protocol}; "
+                         f"l3proto {new.family}; policy = {{ {policy} }}; }}\n")
+    return "".join(lines)
+
+
+def timeout_removals(old: FamilyRuleset | None, new: FamilyRuleset) -> str:
+    """Native nft commands deleting the policies no chain refers to any more (run after)."""
+    if old is None:
+        return ""
+    return "".join(f"delete ct timeout {new.family} {TABLE} {name}\n"
+                   for name in old.timeouts if name not in new.timeouts)
 
 
 def _in(family: str) -> Json:
@@ -456,6 +510,11 @@ class NftablesDataplane:
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("fastvrrp.lvs"))
     nft: Nft | None = None
     name: str = "nftables"
+    #: lvs_flush changes nothing here (the table is replaced at start anyway); lvs_timeouts
+    #: become conntrack timeout policies; any lvs_flush_on_stop deletes the table whole.
+    options: LvsOptions = field(default_factory=LvsOptions)
+    #: The kernel refused conntrack timeout policies: lvs_timeouts are left out.
+    timeouts_refused: bool = False
     applied: dict[str, FamilyRuleset] = field(default_factory=dict)
     #: The last transaction sent, for tests and debugging.
     last_commands: list[Json] = field(default_factory=list)
@@ -546,15 +605,18 @@ class NftablesDataplane:
             and s.destinations[0].port and all(d.port == s.destinations[0].port
                                                and d.method == "NAT" for d in s.destinations)}
         commands: list[Json] = []
-        declarations = ""
+        declarations = policies = removals = ""
         wanted: dict[str, FamilyRuleset] = {}
+        timeouts = None if self.timeouts_refused else self.options.timeouts
         for family in ("ip", "ip6"):
             mine = [s for s in services if (s.key.family == "inet6") == (family == "ip6")]
             if not mine and family not in self.applied:
                 continue
-            wanted[family] = build(mine, family, self.applied.get(family))
+            wanted[family] = build(mine, family, self.applied.get(family), timeouts)
             before = self.applied.get(family)
             declarations += map_declarations(before, wanted[family])
+            policies += timeout_declarations(before, wanted[family])
+            removals += timeout_removals(before, wanted[family])
             commands += diff_commands(before, wanted[family])
         if not commands:
             self.changeable = changeable
@@ -567,8 +629,23 @@ class NftablesDataplane:
             text = "".join(f"add table {f} {TABLE}\ndelete table {f} {TABLE}\n" for f in fresh)
             text += "".join(f"add table {f} {TABLE}\n" for f in wanted)
             self.nft.run_text(text + declarations)
+        if policies:
+            try:
+                self.nft.run_text(policies)
+            except NftError as exc:
+                # A kernel without conntrack timeout policies: balance all the same.
+                self.logger.error("lvs_timeouts: cannot add conntrack timeout policies (%s) "
+                                  "- connections keep the kernel's timeouts", exc)
+                self.timeouts_refused = True
+                self.apply(services)
+                return
         self.nft.run(commands)
         self.last_commands = commands
+        if removals:
+            try:
+                self.nft.run_text(removals)
+            except NftError as exc:  # an unused policy left behind harms nothing
+                self.logger.warning("lvs_timeouts: cannot delete an old policy: %s", exc)
         self.applied = wanted
         self.changeable = changeable
         self._index()

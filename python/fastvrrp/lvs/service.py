@@ -24,7 +24,7 @@ from fastvrrp.lvs.ipvs import IpvsDataplane, ipvs_available
 from fastvrrp.lvs.nftables import NftablesDataplane
 from fastvrrp.lvs.scheduling import CheckerScheduling, CheckerThread
 from fastvrrp.lvs.state import LoadBalancer, Notice, RealServerState, VirtualServerState
-from fastvrrp.lvs.table import Dataplane, Destination
+from fastvrrp.lvs.table import Dataplane, Destination, LvsOptions
 from fastvrrp.notify.fifo import FifoWriter
 from fastvrrp.notify.runner import ScriptRunner
 from fastvrrp.notify.smtp import Alert, SmtpAlerter, router_id
@@ -168,6 +168,8 @@ class LoadBalancerService:
         if self.dataplane is None:
             self.dataplane = choose_dataplane(g.lvs_backend, self.logger)
         self.logger.info("LVS dataplane: %s", self.dataplane.name)
+        # lvs_flush, lvs_timeouts and lvs_flush_on_stop, before the first table is written.
+        self.dataplane.options = LvsOptions.of(g)
         notices = self.state.start()
         self._apply()
         self._dispatch(notices)
@@ -282,6 +284,8 @@ class LoadBalancerService:
         self.thread.apply(CheckerScheduling.of(config.global_defs, self.realtime_default))
         self.runners = []
         self.labels = {}
+        if self.dataplane is not None:  # new lvs_timeouts go out with the next write
+            self.dataplane.options = LvsOptions.of(config.global_defs)
         fresh: list[CheckRunner] = []
         for ident in range(len(new.checkers)):
             survivor = survivors.get(kept[ident]) if ident in kept else None

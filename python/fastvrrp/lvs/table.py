@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from fastvrrp.config.model import Family, LvsMethod
+from fastvrrp.config.model import Family, GlobalDefs, LvsFlushOnStop, LvsMethod
 
 
 @dataclass(frozen=True, order=True)
@@ -52,10 +52,31 @@ class Service:
     destinations: tuple[Destination, ...] = ()
 
 
+@dataclass(frozen=True)
+class LvsOptions:
+    """keepalived's global LVS settings, as a dataplane follows them."""
+
+    #: lvs_flush: empty the table at startup (IPVS: all of it, as keepalived does).
+    flush: bool = False
+    #: lvs_flush_on_stop: NO deletes each real server then each service, VS each service,
+    #: FULL flushes the table in one command.
+    flush_on_stop: LvsFlushOnStop = "NO"
+    #: lvs_timeouts: tcp (established), tcpfin and udp seconds; 0 leaves one unchanged.
+    timeouts: tuple[int, int, int] | None = None
+
+    @classmethod
+    def of(cls, g: GlobalDefs) -> LvsOptions:
+        """The options of a config's global_defs."""
+        timeouts = g.lvs_timeouts if g.lvs_timeouts is not None and any(g.lvs_timeouts) else None
+        return cls(g.lvs_flush, g.lvs_flush_on_stop, timeouts)
+
+
 class Dataplane(Protocol):
     """A place the table is written to: IPVS, or nftables where there is no IPVS."""
 
     name: str
+    #: Set by the service before the first apply() and on reload.
+    options: LvsOptions
 
     def apply(self, services: Sequence[Service]) -> None:
         """Make the kernel hold exactly `services`, changing only what differs."""
