@@ -97,6 +97,8 @@ class InstanceSpec:
         higher_prio_send_advert: bool = False,
         down_timer_adverts: int = 3,
         sync_group: str | None = None,
+        mcast_group: str | None = None,
+        unicast_ttl: int = 255,
     ) -> InstanceSpec: ...
     @property
     def name(self) -> str: ...
@@ -124,7 +126,14 @@ class Event:
 class Engine:
     """The VRRP engine thread: sockets, timers and state machines without the GIL."""
 
-    def __new__(cls, *, rt_priority: int | None = None, no_swap: bool = False) -> Engine: ...
+    def __new__(
+        cls,
+        *,
+        rt_priority: int | None = None,
+        no_swap: bool = False,
+        nice: int | None = None,
+        cpu_affinity: list[int] | None = None,
+    ) -> Engine: ...
     def add_instance(self, spec: InstanceSpec) -> None: ...
     def update_instance(self, name: str, spec: InstanceSpec) -> None: ...
     def remove_instance(self, name: str) -> None: ...

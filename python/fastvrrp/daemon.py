@@ -101,6 +101,10 @@ def instance_spec(instance: VrrpInstance, global_defs: GlobalDefs) -> InstanceSp
         higher_prio_send_advert=instance.higher_prio_send_advert,
         down_timer_adverts=instance.down_timer_adverts,
         sync_group=instance.sync_group,
+        mcast_group=instance.mcast_dst_ip or (
+            global_defs.vrrp_mcast_group6 if instance.family == "inet6"
+            else global_defs.vrrp_mcast_group4),
+        unicast_ttl=instance.unicast_ttl,
     )
 
 
@@ -224,7 +228,7 @@ class Daemon:
         """Create the engine, add every instance, and start its thread."""
         global_defs = self.config.global_defs
         engine = Engine(rt_priority=engine_rt_priority(global_defs.vrrp_rt_priority, self.realtime),
-                        no_swap=global_defs.vrrp_no_swap)
+                        no_swap=global_defs.vrrp_no_swap, nice=global_defs.vrrp_priority)
         self.engine = engine
         for instance in self.config.vrrp_instances:
             if instance.use_vmac:

@@ -8,6 +8,7 @@ drift from what the reader does.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
@@ -747,6 +748,32 @@ def _max_auto_priority(ctx: Context, st: Statement, out: Raw) -> None:
         out["max_auto_priority"] = value
 
 
+def _multicast_group(field: str, family: str | None) -> Handler:
+    # IPv4 multicast, or IPv6 multicast of link-local scope (ffX2::): adverts stay on the link.
+    def handle(ctx: Context, st: Statement, out: Raw) -> None:
+        value = arg(ctx, st)
+        if value is None:
+            return
+        try:
+            group = ipaddress.ip_address(value)
+        except ValueError:
+            ctx.diagnostics.error(st.arg_location(0), f"{st.keyword} '{value}' is not an address")
+            return
+        v6 = group.version == 6
+        if family is not None and v6 != (family == "inet6"):
+            ctx.diagnostics.error(st.arg_location(0),
+                                  f"{st.keyword} '{value}' is not of the right family")
+            return
+        if not group.is_multicast or (v6 and group.packed[1] & 0x0f != 2):
+            scope = " of link-local scope (ffX2::)" if v6 else ""
+            ctx.diagnostics.error(st.arg_location(0),
+                                  f"{st.keyword} '{value}' is not a multicast address{scope}")
+            return
+        out[field] = str(group)
+
+    return handle
+
+
 def _checker_rt_priority(ctx: Context, st: Statement, out: Raw) -> None:
     # keepalived clamps an out-of-range priority to 1..99 and says so.
     if not st.args:
@@ -867,11 +894,13 @@ GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP
     flag("vrrp_min_garp", "vrrp_min_garp",
          "One GARP/NA on takeover and no second block: the vrrp_garp_master_* and "
          "vrrp_garp_lower_prio_* defaults become delay 0, repeat 1."),
-    pending(string("vrrp_mcast_group4", "vrrp_mcast_group4", "IPv4 multicast group (224.0.0.18).",
-                   "<IPADDR>")),
-    pending(string("vrrp_mcast_group6", "vrrp_mcast_group6", "IPv6 multicast group (ff02::12).",
-                   "<IPADDR>")),
-    pending(integer("vrrp_priority", "vrrp_priority", -20, 19, "Nice value of the VRRP process.")),
+    custom("vrrp_mcast_group4", _multicast_group("vrrp_mcast_group4", "inet"), "<IPADDR>",
+           "IPv4 multicast group of adverts (224.0.0.18)."),
+    custom("vrrp_mcast_group6", _multicast_group("vrrp_mcast_group6", "inet6"), "<IPADDR>",
+           "IPv6 multicast group of adverts (ff02::12); link-local scope (ffX2::)."),
+    integer("vrrp_priority", "vrrp_priority", -20, 19,
+            "Nice value of the engine thread, in effect on normal scheduling "
+            "(`fastvrrp run --no-realtime`, or no SCHED_RR)."),
     integer("vrrp_rt_priority", "vrrp_rt_priority", 1, 99,
             "SCHED_RR priority of the engine thread."),
     flag("vrrp_no_swap", "vrrp_no_swap", "Lock the daemon's memory (mlockall)."),
@@ -959,13 +988,14 @@ VRRP_INSTANCE = Block("vrrp_instance", "vrrp_instance <NAME>", "A VRRP virtual r
     string("mcast_src_ip", "mcast_src_ip",
            "Source address of adverts (keepalived keeps one: the same as unicast_src_ip).",
            "<IPADDR>"),
-    pending(string("mcast_dst_ip", "mcast_dst_ip", "Multicast group of this instance.",
-                   "<IPADDR>")),
+    custom("mcast_dst_ip", _multicast_group("mcast_dst_ip", None), "<MULTICAST_IPADDR>",
+           "Multicast group adverts of this instance go to and are heard on "
+           "(global vrrp_mcast_group4/6); IPv6: link-local scope (ffX2::)."),
     string("unicast_src_ip", "unicast_src_ip", "Source address of unicast adverts.",
            "<IPADDR>"),
     line_list("unicast_peer", "{ <IPADDR> [min_ttl <0..255>] [max_ttl <0..255>] ... }",
               "Send adverts to these peers instead of multicast."),
-    pending(integer("unicast_ttl", "unicast_ttl", 1, 255, "TTL of unicast adverts (255).")),
+    integer("unicast_ttl", "unicast_ttl", 1, 255, "TTL / hop limit of unicast adverts (255)."),
     flag("check_unicast_src", "check_unicast_src", "Drop adverts not from a unicast peer."),
     custom("use_vmac", _use_vmac, "[<IFNAME>] [<MAC>]",
            "Run on a macvlan with the virtual MAC (default name vrrp.<VRID>)."),

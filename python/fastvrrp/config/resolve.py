@@ -575,6 +575,11 @@ def resolve_instance(ctx: Context, raw: Raw, g: m.GlobalDefs, scripts: set[str],
     if family is None:
         probe = raw.get("unicast_src_ip") or (peers[0].address if peers else None)
         family = "inet6" if probe is not None and ":" in probe else "inet"
+    dst = raw.get("mcast_dst_ip")
+    if dst is not None and (":" in dst) != (family == "inet6"):
+        diag.warning(_loc(raw, "mcast_dst_ip"),
+                     f"({name}) mcast_dst_ip {dst} is not of the instance's family - ignoring")
+        fields.pop("mcast_dst_ip", None)
     if interface is None and not peers and "interface" not in raw:
         diag.error(where, f"({name}) Unknown interface!")
     if "virtual_routes" in raw:
@@ -1297,9 +1302,12 @@ def _check_vmac_names(ctx: Context, instances: dict[str, m.VrrpInstance]) -> Non
 
 
 def _check_duplicate_vrids(ctx: Context, instances: list[m.VrrpInstance]) -> None:
-    seen: dict[tuple[str | None, str, int, bool], m.VrrpInstance] = {}
+    seen: dict[tuple[str | None, str, int, bool, str | None], m.VrrpInstance] = {}
     for inst in instances:
-        key = (inst.interface, inst.family, inst.virtual_router_id, bool(inst.unicast_peers))
+        # Different multicast groups keep the same VRID apart on one interface.
+        group = None if inst.unicast_peers else inst.mcast_dst_ip
+        key = (inst.interface, inst.family, inst.virtual_router_id, bool(inst.unicast_peers),
+               group)
         other = seen.get(key)
         if other is None:
             seen[key] = inst

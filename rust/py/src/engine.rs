@@ -58,7 +58,7 @@ impl InstanceSpec {
         garp_master_delay = 5.0, garp_master_repeat = 5, garp_master_refresh = 0.0, garp_interval = 0.0,
         send_ifname = None, garp_master_refresh_repeat = 1, garp_lower_prio_repeat = None,
         garp_lower_prio_delay = None, lower_prio_no_advert = false, higher_prio_send_advert = false,
-        down_timer_adverts = 3, sync_group = None
+        down_timer_adverts = 3, sync_group = None, mcast_group = None, unicast_ttl = 255
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -91,6 +91,8 @@ impl InstanceSpec {
         higher_prio_send_advert: bool,
         down_timer_adverts: i64,
         sync_group: Option<String>,
+        mcast_group: Option<String>,
+        unicast_ttl: i64,
     ) -> PyResult<Self> {
         let version = spec::version(version).map_err(spec_err)?;
         let parse_ip = |s: &str| {
@@ -157,6 +159,8 @@ impl InstanceSpec {
             higher_prio_send_advert,
             down_timer_adverts: u8_in("down_timer_adverts", down_timer_adverts, 1)?,
             sync_group,
+            mcast_group: mcast_group.as_deref().map(parse_ip).transpose()?,
+            unicast_ttl: u8_in("unicast_ttl", unicast_ttl, 1)?,
         };
         inner.validate().map_err(spec_err)?;
         Ok(InstanceSpec { inner })
@@ -230,17 +234,44 @@ pub struct Engine {
 #[pymethods]
 impl Engine {
     #[new]
-    #[pyo3(signature = (*, rt_priority = None, no_swap = false))]
-    fn new(py: Python<'_>, rt_priority: Option<i64>, no_swap: bool) -> PyResult<Self> {
+    #[pyo3(signature = (*, rt_priority = None, no_swap = false, nice = None, cpu_affinity = None))]
+    fn new(
+        py: Python<'_>,
+        rt_priority: Option<i64>,
+        no_swap: bool,
+        nice: Option<i64>,
+        cpu_affinity: Option<Vec<i64>>,
+    ) -> PyResult<Self> {
         let rt_priority = rt_priority
             .map(|p| u8_in("rt_priority", p, 1))
             .transpose()?;
         if rt_priority.is_some_and(|p| p > 99) {
             return Err(PyValueError::new_err("rt_priority out of range 1..99"));
         }
+        let nice = nice
+            .map(|n| {
+                i8::try_from(n)
+                    .ok()
+                    .filter(|n| (-20..=19).contains(n))
+                    .ok_or_else(|| PyValueError::new_err(format!("nice {n} out of range -20..19")))
+            })
+            .transpose()?;
+        let cpu_affinity = cpu_affinity
+            .map(|cpus| {
+                cpus.into_iter()
+                    .map(|c| {
+                        u16::try_from(c).ok().filter(|&c| c < 1024).ok_or_else(|| {
+                            PyValueError::new_err(format!("CPU {c} out of range 0..1023"))
+                        })
+                    })
+                    .collect::<PyResult<Vec<_>>>()
+            })
+            .transpose()?;
         let options = EngineOptions {
             rt_priority,
             no_swap,
+            nice,
+            cpu_affinity,
         };
         // The engine thread is spawned here and inherits this thread's network namespace.
         let inner = py

@@ -80,13 +80,34 @@ impl From<io::Error> for EngineError {
     }
 }
 
-/// Engine-wide settings (keepalived's `vrrp_rt_priority`, `vrrp_no_swap`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Engine-wide settings (keepalived's `vrrp_rt_priority`, `vrrp_no_swap`, `vrrp_priority`,
+/// `vrrp_cpu_affinity`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EngineOptions {
     /// SCHED_RR priority (1–99) for the engine thread.
     pub rt_priority: Option<u8>,
     /// mlockall the process.
     pub no_swap: bool,
+    /// Nice value (-20..19) of the engine thread: it counts while the thread is on normal
+    /// scheduling (no `rt_priority`, or SCHED_RR refused).
+    pub nice: Option<i8>,
+    /// The CPUs the engine thread may run on.
+    pub cpu_affinity: Option<Vec<u16>>,
+}
+
+/// Apply the engine thread's nice value and CPU list, from the thread itself; a failure is one
+/// warning event.
+fn apply_thread_options(runtime: &mut Runtime, options: &EngineOptions) {
+    if let Some(nice) = options.nice {
+        if let Err(e) = sys::set_thread_nice(nice) {
+            runtime.warn_engine(format!("cannot set vrrp_priority {nice}: {e}"));
+        }
+    }
+    if let Some(cpus) = &options.cpu_affinity {
+        if let Err(e) = sys::set_cpu_affinity(cpus) {
+            runtime.warn_engine(format!("cannot set vrrp_cpu_affinity {cpus:?}: {e}"));
+        }
+    }
 }
 
 enum Phase {
@@ -117,7 +138,8 @@ impl Engine {
         let handle = std::thread::Builder::new()
             .name("fastvrrp-engine".into())
             .spawn(move || match Runtime::new(&thread_shared) {
-                Ok(runtime) => {
+                Ok(mut runtime) => {
+                    apply_thread_options(&mut runtime, &options);
                     let _ = ready_tx.send(Ok(()));
                     Some(Box::new(runtime.run(
                         &thread_shared,

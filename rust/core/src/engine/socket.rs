@@ -33,6 +33,21 @@ pub fn group(family: IpFamily) -> IpAddr {
     }
 }
 
+/// TTL / hop limit of adverts: multicast always, unicast unless `unicast_ttl` says otherwise.
+pub const DEFAULT_TTL: u8 = 255;
+
+/// Set the TTL (IPv4) or hop limit (IPv6) of the socket's unicast sends.
+pub fn set_unicast_ttl(
+    s: std::os::fd::BorrowedFd<'_>,
+    family: IpFamily,
+    ttl: u8,
+) -> io::Result<()> {
+    match family {
+        IpFamily::Inet => sys::set_int(s, libc::IPPROTO_IP, libc::IP_TTL, ttl.into()),
+        IpFamily::Inet6 => sys::set_int(s, libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS, ttl.into()),
+    }
+}
+
 /// A raw VRRP socket on `ifname` (`ifindex`): TTL/hop limit 255 both ways, no loopback of our own
 /// multicast, and the receive metadata the IP header does not give turned on (IPv6: destination,
 /// interface, hop limit; both: the receive stamp).

@@ -121,6 +121,11 @@ pub struct InstanceSpec {
     /// The `vrrp_sync_group` this instance belongs to: its members move to MASTER and BACKUP
     /// together, within the engine wake-up of the member that moved.
     pub sync_group: Option<String>,
+    /// `mcast_dst_ip` / `vrrp_mcast_group4|6`: the group multicast adverts go to and are taken
+    /// from; `None`: 224.0.0.18 or ff02::12.
+    pub mcast_group: Option<IpAddr>,
+    /// `unicast_ttl`: TTL / hop limit of unicast adverts (255).
+    pub unicast_ttl: u8,
 }
 
 /// Why a spec was refused.
@@ -138,6 +143,10 @@ pub enum SpecError {
     WrongFamily(String),
     ChecksumForm(String),
     Duration(String),
+    /// Not a multicast group adverts may use.
+    Group(String),
+    /// `unicast_ttl` 0.
+    Ttl,
 }
 
 impl fmt::Display for SpecError {
@@ -157,6 +166,11 @@ impl fmt::Display for SpecError {
                 write!(f, "checksum_form {s:?} is not \"pseudo\" or \"plain\"")
             }
             SpecError::Duration(s) => write!(f, "{s}"),
+            SpecError::Group(s) => write!(
+                f,
+                "multicast group {s} is not IPv4 multicast or IPv6 link-local multicast (ffX2::)"
+            ),
+            SpecError::Ttl => write!(f, "unicast_ttl 0 out of range 1..255"),
         }
     }
 }
@@ -258,6 +272,15 @@ impl InstanceSpec {
                 return Err(wrong("unicast_src", src));
             }
         }
+        if let Some(group) = &self.mcast_group {
+            if IpFamily::of(group) != self.family {
+                return Err(wrong("multicast group", group));
+            }
+            check_group(group)?;
+        }
+        if self.unicast_ttl == 0 {
+            return Err(SpecError::Ttl);
+        }
         Ok(())
     }
 
@@ -268,6 +291,26 @@ impl InstanceSpec {
 
     pub fn is_unicast(&self) -> bool {
         !self.unicast_peers.is_empty()
+    }
+
+    /// The multicast group of this instance's adverts.
+    pub fn group(&self) -> IpAddr {
+        self.mcast_group
+            .unwrap_or_else(|| super::socket::group(self.family))
+    }
+}
+
+/// A multicast group keepalived accepts: IPv4 multicast (224/4), or IPv6 link-local scope
+/// multicast (ffX2::), since adverts never leave the link.
+pub fn check_group(group: &IpAddr) -> Result<(), SpecError> {
+    let ok = match group {
+        IpAddr::V4(a) => a.is_multicast(),
+        IpAddr::V6(a) => a.segments()[0] & 0xff0f == 0xff02,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(SpecError::Group(group.to_string()))
     }
 }
 
@@ -335,6 +378,18 @@ mod tests {
         assert!(Vip::parse("198.18.0.100", 33, None, None, None).is_err());
         assert!(Vip::parse("2001:2::1", 64, None, None, Some("+")).is_err());
         assert!(Vip::parse("nope", 24, None, None, None).is_err());
+    }
+
+    #[test]
+    fn groups_are_multicast_and_v6_link_local() {
+        let g = |s: &str| check_group(&s.parse().expect("ip"));
+        assert_eq!(g("224.0.0.18"), Ok(()));
+        assert_eq!(g("239.255.1.2"), Ok(()));
+        assert!(g("198.18.0.1").is_err());
+        assert_eq!(g("ff02::12"), Ok(()));
+        assert_eq!(g("ff12::1:2"), Ok(()));
+        assert!(g("ff05::12").is_err());
+        assert!(g("fe80::1").is_err());
     }
 
     #[test]

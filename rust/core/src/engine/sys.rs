@@ -753,6 +753,34 @@ pub fn set_realtime(priority: u8) -> io::Result<()> {
     check(unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) }).map(drop)
 }
 
+/// Nice value (-20..19) of the calling thread (keepalived's `vrrp_priority`).
+pub fn set_thread_nice(nice: i8) -> io::Result<()> {
+    // SAFETY: gettid has no arguments; setpriority on our own thread id takes plain integers.
+    check(unsafe {
+        libc::setpriority(
+            libc::PRIO_PROCESS,
+            libc::gettid() as libc::id_t,
+            nice.into(),
+        )
+    })
+    .map(drop)
+}
+
+/// Run the calling thread only on these CPUs (keepalived's `vrrp_cpu_affinity`); CPUs past
+/// 1023 are refused.
+pub fn set_cpu_affinity(cpus: &[u16]) -> io::Result<()> {
+    let mut mask = [0u64; 16];
+    for &cpu in cpus {
+        let word = mask
+            .get_mut(usize::from(cpu / 64))
+            .ok_or(io::ErrorKind::InvalidInput)?;
+        *word |= 1 << (cpu % 64);
+    }
+    // SAFETY: pid 0 is the calling thread; `mask` is readable for the size passed.
+    check(unsafe { libc::sched_setaffinity(0, std::mem::size_of_val(&mask), mask.as_ptr().cast()) })
+        .map(drop)
+}
+
 /// Lock all current and future pages in memory (keepalived's `vrrp_no_swap`).
 pub fn lock_memory() -> io::Result<()> {
     // SAFETY: plain syscall with constant flags.

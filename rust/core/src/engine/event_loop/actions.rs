@@ -296,7 +296,7 @@ impl Runtime {
             }
             return;
         };
-        let multicast = [group(family)];
+        let multicast = [slot.spec.group()];
         let dsts: &[IpAddr] = if slot.spec.is_unicast() {
             &slot.spec.unicast_peers
         } else {
@@ -313,8 +313,12 @@ impl Runtime {
             src,
             dst,
         };
-        // The frame path: IPv4 multicast out of an Ethernet interface whose MTU takes it.
-        let link = links.get(&send_ifindex).filter(|l| l.ether);
+        // The frame path: IPv4 multicast out of an Ethernet interface whose MTU takes it. Not
+        // unicast: one peer also makes a one-address `dsts`, but its frame needs the peer's MAC
+        // (the kernel's neighbour lookup) and `unicast_ttl`.
+        let link = links
+            .get(&send_ifindex)
+            .filter(|l| l.ether && !slot.spec.is_unicast());
         if let (IpAddr::V4(src4), [IpAddr::V4(group4)], Some(link), Some(mac)) =
             (src, dsts, link, link.and_then(|l| l.mac))
         {
@@ -335,6 +339,14 @@ impl Runtime {
             }
         }
         let mut failure = None;
+        // `unicast_ttl`: the socket is shared, so set it around this instance's sends.
+        let ttl = slot.spec.unicast_ttl;
+        let custom_ttl = slot.spec.is_unicast() && ttl != socket::DEFAULT_TTL;
+        if custom_ttl {
+            if let Err(e) = socket::set_unicast_ttl(ch.fd.as_fd(), family, ttl) {
+                failure = Some(format!("cannot set unicast_ttl {ttl}: {e}"));
+            }
+        }
         for &dst in dsts {
             let sent = match wire::build(txbuf, &params(dst)) {
                 Ok(len) => {
@@ -346,6 +358,9 @@ impl Runtime {
                 slot.stats.send_err += 1;
                 failure = Some(format!("cannot send advert to {dst}: {e}"));
             }
+        }
+        if custom_ttl {
+            let _ = socket::set_unicast_ttl(ch.fd.as_fd(), family, socket::DEFAULT_TTL);
         }
         self.advert_done(id, due, failure);
     }
@@ -371,10 +386,11 @@ impl Runtime {
                         .err()
                         .unwrap_or_else(|| io::ErrorKind::WriteZero.into());
                     if let Some(&(id, due)) = owners.get(next) {
+                        let mut dst = group(IpFamily::Inet);
                         if let Some(slot) = self.slot_mut(id) {
                             slot.stats.send_err += 1;
+                            dst = slot.spec.group();
                         }
-                        let dst = group(IpFamily::Inet);
                         self.advert_done(
                             id,
                             due,

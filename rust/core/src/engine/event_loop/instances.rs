@@ -165,6 +165,12 @@ impl Runtime {
                 return;
             }
         }
+        let group = slot_group(self.slot(id));
+        for (via, via_name) in [(ifindex, &ifname), (send_ifindex, &send_ifname)] {
+            if let Err(e) = self.join_group(via, family, group) {
+                self.warn(&name, format!("cannot join {group} on {via_name}: {e}"));
+            }
+        }
         let (devs, requests) = self.vip_targets(&name, &vips, send_ifindex);
         // With use_vmac, adverts can arrive on either: a private-mode macvlan takes the frames that
         // carry its own MAC (the master's VMAC) away from the interface, a bridge-mode one does not.
@@ -242,7 +248,9 @@ impl Runtime {
             && old.send_ifname == spec.send_ifname
             && old.family == spec.family
             && old.vrid == spec.vrid
-            && old.is_unicast() == spec.is_unicast();
+            && old.is_unicast() == spec.is_unicast()
+            // A new group is joined when the instance is added again.
+            && old.group() == spec.group();
         let current = *slot.fsm.config();
         let wanted = fsm_config(&spec, current.primary_address);
         let priority_changed = current.priority != wanted.priority;
@@ -407,6 +415,36 @@ impl Runtime {
         });
         self.channel_of.insert((ifindex, family), idx);
         Ok(())
+    }
+
+    /// Join `group` on the channel of (`ifindex`, `family`) if it is not the default group (the
+    /// socket joined that when it opened). The membership stays until the socket closes; the
+    /// receive path takes only adverts to each instance's own group.
+    pub(super) fn join_group(
+        &mut self,
+        ifindex: u32,
+        family: IpFamily,
+        group: IpAddr,
+    ) -> io::Result<()> {
+        if group == socket::group(family) {
+            return Ok(());
+        }
+        let Some(Some(ch)) = self
+            .channel_of
+            .get(&(ifindex, family))
+            .and_then(|&i| self.channels.get(i))
+        else {
+            return Ok(());
+        };
+        let joined = match group {
+            IpAddr::V4(g) => sys::join_v4(ch.fd.as_fd(), g, ifindex),
+            IpAddr::V6(g) => sys::join_v6(ch.fd.as_fd(), g, ifindex),
+        };
+        match joined {
+            // Another instance on this socket joined it already.
+            Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => Ok(()),
+            other => other,
+        }
     }
 
     pub(super) fn release_channel(&mut self, ifindex: u32, family: IpFamily) {
@@ -661,4 +699,9 @@ fn fsm_config(spec: &InstanceSpec, primary: IpAddr) -> InstanceConfig {
     c.higher_prio_send_advert = spec.higher_prio_send_advert;
     c.down_timer_adverts = spec.down_timer_adverts;
     c
+}
+
+/// The multicast group of a slot's instance (the default IPv4 group for a missing slot).
+fn slot_group(slot: Option<&Slot>) -> IpAddr {
+    slot.map_or(socket::group(IpFamily::Inet), |s| s.spec.group())
 }

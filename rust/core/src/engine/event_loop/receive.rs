@@ -191,6 +191,10 @@ impl Runtime {
         if !started || slot.fsm.state() == State::Initialize {
             return;
         }
+        // A multicast advert to another group (the socket may be in several): not ours.
+        if !slot.spec.is_unicast() && dst != slot.spec.group() {
+            return;
+        }
         // With use_vmac the advert may reach us on the interface and on the VMAC: take it once.
         let head = payload.get(..8).map_or(0, |h| {
             u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])

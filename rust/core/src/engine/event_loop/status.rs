@@ -7,6 +7,11 @@ impl Runtime {
     pub fn status(&self) -> Vec<InstanceStatus> {
         self.slots.iter().flatten().map(status_of).collect()
     }
+
+    /// An engine-wide warning (no instance), published with the next events.
+    pub(in crate::engine) fn warn_engine(&mut self, reason: String) {
+        self.warn("", reason);
+    }
 }
 
 fn status_of(slot: &Slot) -> InstanceStatus {
