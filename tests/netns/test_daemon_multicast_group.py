@@ -3,6 +3,7 @@ and `vrrp_priority` (the engine thread's nice value)."""
 
 from __future__ import annotations
 
+import signal
 import socket
 import time
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fastvrrp.lab import Lab, LabProcess
+from fastvrrp.lab import Lab, LabProcess, PacketKind
 
 pytestmark = pytest.mark.netns
 
@@ -156,4 +157,52 @@ def test_vrrp_priority_sets_the_engine_threads_nice_value(lab: Lab) -> None:
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], 10.0), r1.log_text()
     assert engine_nice(r1.pid) == -5, r1.log_text()
     assert "cannot set" not in r1.log_text()
+    assert r1.stop() == 0
+
+
+def reload_with(proc: LabProcess, text: str) -> None:
+    done = proc.log_text().count("Reload finished")
+    Path(proc.argv[proc.argv.index("-f") + 1]).write_text(text)
+    proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and proc.log_text().count("Reload finished") == done:
+        time.sleep(0.02)
+    assert proc.log_text().count("Reload finished") > done, proc.log_text()
+
+
+def test_a_reload_moves_the_instance_to_the_new_group(lab: Lab) -> None:
+    r1 = lab.start_fastvrrp("r1", config(150))
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], 10.0), r1.log_text()
+    r2 = lab.start_fastvrrp("r2", config(100))
+    time.sleep(1.0)
+    assert lab.holders(VIP) == ["r1"], logs(r1, r2)
+    # r1 alone on the new group: r2 no longer hears it.
+    on_group = config(150, instance=f"    mcast_dst_ip {GROUP}\n")
+    reload_with(r1, on_group)
+    frame = vrrp_frame(lab, "r2", "198.18.0.1")
+    assert frame is not None and frame.dst_ip == GROUP, logs(r1, r2)
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1", "r2"], 5.0), logs(r1, r2)
+    # r2 joins it: one master again, r1 (higher priority, preempting).
+    reload_with(r2, config(100, instance=f"    mcast_dst_ip {GROUP}\n"))
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], 5.0), logs(r1, r2)
+    assert r2.stop() == 0
+    assert r1.stop() == 0
+
+
+def test_ipv6_adverts_use_the_configured_group(lab: Lab) -> None:
+    vip6, group6 = "2001:2::100", "ff02::1:18"
+
+    def config6(priority: int) -> str:
+        return config(priority, globals_=f"    vrrp_mcast_group6 {group6}\n").replace(
+            f"{VIP}/24", f"{vip6}/64")
+
+    with lab.capture(duration=10.0) as cap:
+        r1 = lab.start_fastvrrp("r1", config6(150))
+        assert lab.wait_for(lambda: lab.holders(vip6) == ["r1"], 10.0), r1.log_text()
+        r2 = lab.start_fastvrrp("r2", config6(100))
+        time.sleep(1.5)
+        assert lab.holders(vip6) == ["r1"], logs(r1, r2)
+        advert = cap.wait_for(lambda p: p.kind is PacketKind.ADVERT, 3.0)
+    assert advert is not None and advert.dst_ip == group6, logs(r1, r2)
+    assert r2.stop() == 0
     assert r1.stop() == 0
