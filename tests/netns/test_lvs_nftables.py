@@ -10,6 +10,7 @@ small HTTP server that answers with its name.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -602,3 +603,41 @@ def test_changed_lvs_timeouts_switch_policies_and_leave_no_old_one(netns_ready: 
     assert second.count('ct timeout set "lvs_timeouts_tcp_600_20"') == 2, second
     assert "policy = { established : 600, fin_wait : 20, close_wait : 20 }" in second, second
     assert "ct timeout" not in third, third
+
+
+def test_a_kernel_refusing_timeout_policies_still_balances(netns_ready: str | None,
+                                                           caplog: pytest.LogCaptureFixture
+                                                           ) -> None:
+    # A kernel without the nf_conntrack timeout extension refuses `ct timeout`: the error is
+    # logged once and the table is written without the policies. (Only the policy text is
+    # refused here; everything else reaches this kernel.)
+    if netns_ready is not None:
+        pytest.skip(netns_ready)
+    from fastvrrp.lvs.libnft import Nft, NftError
+    from fastvrrp.lvs.nftables import NftablesDataplane
+    from fastvrrp.lvs.table import Destination, LvsOptions, Service, ServiceKey
+
+    class NoTimeouts(Nft):
+        def run_text(self, text: str) -> dict[str, object]:
+            if "ct timeout" in text:
+                raise NftError("Error: Could not process rule: No such file or directory")
+            return super().run_text(text)
+
+    web = Service(ServiceKey("inet", "tcp", VIP, 80), "rr",
+                  destinations=(Destination("198.18.1.11", 80, 1),))
+
+    def scenario() -> str:
+        plane = NftablesDataplane(nft=NoTimeouts(), options=LvsOptions(timeouts=(900, 0, 0)))
+        plane.apply([web])
+        plane.apply([web])  # nothing left to do, nothing tried again
+        listing = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True,
+                                 check=True).stdout
+        plane.release()
+        return listing
+
+    with caplog.at_level(logging.ERROR):
+        listing = in_fresh_namespace("fvnt", scenario)
+    assert "ct timeout" not in listing and "ip daddr 198.18.0.100 tcp dport 80 jump" in listing
+    assert [r.getMessage() for r in caplog.records] == [
+        "lvs_timeouts: cannot add conntrack timeout policies (Error: Could not process rule: "
+        "No such file or directory) - connections keep the kernel's timeouts"]

@@ -156,6 +156,24 @@ def test_ipvs_flushes_at_startup_only_and_sends_changed_timeouts_on_reload() -> 
                                    "IPVS_CMD_ATTR_TIMEOUT_TCP_FIN": 60}
 
 
+def test_ipvs_timeouts_refused_are_logged_and_the_services_still_go_in(caplog: object) -> None:
+    sent: list[str] = []
+
+    class Plane(IpvsDataplane):
+        def send(self, request: IpvsRequest) -> None:
+            if request.command == "timeouts":
+                raise OSError("Invalid argument")
+            sent.append(request.command)
+
+    plane = Plane(options=LvsOptions(flush=True, timeouts=(900, 0, 0)))
+    with caplog.at_level(logging.ERROR):  # type: ignore[attr-defined]
+        plane.apply([WEB])
+        plane.apply([WEB])  # not sent again, not flushed again
+    assert sent == ["flush", "add", "add", "add"]
+    assert caplog.messages == [  # type: ignore[attr-defined]
+        "lvs_timeouts: IPVS refused them: Invalid argument"]
+
+
 def test_ipvs_on_stop_follows_lvs_flush_on_stop() -> None:
     applied = {KEY: WEB}
     # Default (NO): each real server, then its service, as keepalived does.

@@ -204,9 +204,16 @@ class IpvsDataplane:
         """Send the requests that make the kernel's table equal to `services`."""
         requests = self.plan(services)
         for request in requests:
-            self.send(request)
             if request.command == "timeouts":
+                # Refused timeouts must not keep the services out: say so, and go on.
+                try:
+                    self.send(request)
+                except Exception as exc:  # pyroute2's NetlinkError
+                    self.logger.error("lvs_timeouts: IPVS refused them: %s", exc)
                 self.timeouts = request.timeouts
+                continue
+            self.send(request)
+            self.started = True  # flushed (lvs_flush) at most once, before the first service
         self.started = True
         self.last_requests = requests
         self.applied = {s.key: s for s in services}
