@@ -228,7 +228,9 @@ class Daemon:
         """Create the engine, add every instance, and start its thread."""
         global_defs = self.config.global_defs
         engine = Engine(rt_priority=engine_rt_priority(global_defs.vrrp_rt_priority, self.realtime),
-                        no_swap=global_defs.vrrp_no_swap, nice=global_defs.vrrp_priority)
+                        no_swap=global_defs.vrrp_no_swap, nice=global_defs.vrrp_priority,
+                        cpu_affinity=(list(global_defs.vrrp_cpu_affinity)
+                                      if global_defs.vrrp_cpu_affinity else None))
         self.engine = engine
         for instance in self.config.vrrp_instances:
             if instance.use_vmac:

@@ -134,20 +134,36 @@ def test_unicast_adverts_carry_the_configured_ttl(lab: Lab) -> None:
     assert r1.stop() == 0
 
 
-def engine_nice(pid: int) -> int | None:
-    """The nice value of the `fastvrrp-engine` thread of `pid` or of a descendant."""
+def engine_thread(pid: int) -> Path | None:
+    """/proc/PID/task/TID of the `fastvrrp-engine` thread of `pid` or of a descendant."""
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             if (task / "comm").read_text().strip() == "fastvrrp-engine":
-                stat = (task / "stat").read_text()
-                return int(stat.rsplit(")", 1)[1].split()[16])
+                return task
             children = (task / "children").read_text().split()
         except OSError:
             continue
         for child in children:
-            found = engine_nice(int(child))
+            found = engine_thread(int(child))
             if found is not None:
                 return found
+    return None
+
+
+def engine_nice(pid: int) -> int | None:
+    task = engine_thread(pid)
+    if task is None:
+        return None
+    return int((task / "stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def engine_cpus(pid: int) -> str | None:
+    task = engine_thread(pid)
+    if task is None:
+        return None
+    for line in (task / "status").read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            return line.split(":", 1)[1].strip()
     return None
 
 
@@ -205,4 +221,12 @@ def test_ipv6_adverts_use_the_configured_group(lab: Lab) -> None:
         advert = cap.wait_for(lambda p: p.kind is PacketKind.ADVERT, 3.0)
     assert advert is not None and advert.dst_ip == group6, logs(r1, r2)
     assert r2.stop() == 0
+    assert r1.stop() == 0
+
+
+def test_vrrp_cpu_affinity_pins_the_engine_thread(lab: Lab) -> None:
+    r1 = lab.start_fastvrrp("r1", config(150, globals_="    vrrp_cpu_affinity 0\n"))
+    assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], 10.0), r1.log_text()
+    assert engine_cpus(r1.pid) == "0", r1.log_text()
+    assert "cannot set" not in r1.log_text()
     assert r1.stop() == 0

@@ -774,6 +774,19 @@ def _multicast_group(field: str, family: str | None) -> Handler:
     return handle
 
 
+def _cpu_affinity(ctx: Context, st: Statement, out: Raw) -> None:
+    if not st.args:
+        ctx.diagnostics.error(st.location, f"{st.keyword} needs at least one CPU")
+        return
+    cpus: list[int] = []
+    for i, word in enumerate(st.args):
+        if not word.isdigit() or int(word) > 1023:
+            ctx.diagnostics.error(st.arg_location(i), f"invalid CPU '{word}' in {st.keyword}")
+            return
+        cpus.append(int(word))
+    out[st.keyword] = tuple(sorted(set(cpus)))
+
+
 def _checker_rt_priority(ctx: Context, st: Statement, out: Raw) -> None:
     # keepalived clamps an out-of-range priority to 1..99 and says so.
     if not st.args:
@@ -859,7 +872,7 @@ _NOT_YET_GLOBALS = (
     "nftables_ifindex", "nftables_ipvs", "nftables_ipvs_priority",
     "nftables_ipvs_start_fwmark", "vrrp_iptables", "disable_local_igmp",
     "vrrp_notify_priority_changes", "min_auto_priority_delay",
-    "bfd_priority", "bfd_no_swap", "vrrp_cpu_affinity", "checker_cpu_affinity",
+    "bfd_priority", "bfd_no_swap", "checker_cpu_affinity",
     "bfd_cpu_affinity", "bfd_rt_priority", "vrrp_rlimit_rttime",
     "bfd_rlimit_rttime", "snmp_socket", "enable_snmp_vrrp",
     "enable_snmp_checker", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3",
@@ -901,6 +914,8 @@ GLOBAL_DEFS = Block("global_defs", "global_defs", "Daemon-wide settings and VRRP
     integer("vrrp_priority", "vrrp_priority", -20, 19,
             "Nice value of the engine thread, in effect on normal scheduling "
             "(`fastvrrp run --no-realtime`, or no SCHED_RR)."),
+    custom("vrrp_cpu_affinity", _cpu_affinity, "<CPU> [<CPU>]...",
+           "CPUs the engine thread may run on."),
     integer("vrrp_rt_priority", "vrrp_rt_priority", 1, 99,
             "SCHED_RR priority of the engine thread."),
     flag("vrrp_no_swap", "vrrp_no_swap", "Lock the daemon's memory (mlockall)."),

@@ -82,6 +82,7 @@ class GlobalDefs:
     vrrp_mcast_group4: str = "224.0.0.18"
     vrrp_mcast_group6: str = "ff02::12"
     vrrp_priority: int | None = None
+    vrrp_cpu_affinity: tuple[int, ...] | None = None
     vrrp_rt_priority: int | None = None
     vrrp_no_swap: bool = False
     vrrp_check_unicast_src: bool = False

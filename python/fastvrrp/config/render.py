@@ -117,7 +117,7 @@ def _globals(w: _Writer, g: m.GlobalDefs) -> None:
             "lvs_notify_fifo", "notify_fifo_script", "vrrp_notify_fifo_script",
             "lvs_notify_fifo_script", "lvs_timeouts", "smtp_server", "smtp_port",
             "script_user", "script_group", "dynamic_interfaces", "max_auto_priority",
-            "lvs_flush_on_stop"}
+            "lvs_flush_on_stop", "vrrp_cpu_affinity"}
     # Defaults are left out: keepalived refuses some of them spelled out (a GARP interval of 0)
     # and fastvrrp-only keywords then stay out of a keepalived config.
     defaults = m.GlobalDefs()
@@ -126,6 +126,8 @@ def _globals(w: _Writer, g: m.GlobalDefs) -> None:
     for name in m.GlobalDefs.__dataclass_fields__:
         if name not in skip and getattr(g, name) != getattr(defaults, name):
             w.opt(name, getattr(g, name))
+    if g.vrrp_cpu_affinity:
+        w.line("vrrp_cpu_affinity", *(str(cpu) for cpu in g.vrrp_cpu_affinity))
     if g.notification_email:
         w.open("notification_email")
         for address in g.notification_email:
