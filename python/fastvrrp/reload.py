@@ -39,15 +39,18 @@ SERVICE_FIELDS = frozenset({
 })
 
 #: global_defs fields that end up in the engine's instance specs.
-ENGINE_GLOBALS = ("vrrp_skip_check_adv_addr", "vrrp_garp_interval", "vrrp_gna_interval")
+ENGINE_GLOBALS = ("vrrp_skip_check_adv_addr", "vrrp_garp_interval", "vrrp_gna_interval",
+                  "vrrp_mcast_group4", "vrrp_mcast_group6")
 
-InstanceKey = tuple[int, str, str, bool]
+InstanceKey = tuple[int, str, str, bool, str | None]
 
 
 def instance_key(instance: VrrpInstance) -> InstanceKey:
-    """keepalived's reload identity: VRID, family, interface, unicast or multicast."""
+    """keepalived's reload identity: VRID, family, interface, unicast or multicast (and then its
+    `mcast_dst_ip`: one VRID may run on two groups of an interface)."""
     return (instance.virtual_router_id, instance.family, instance.interface or "",
-            bool(instance.unicast_peers))
+            bool(instance.unicast_peers),
+            None if instance.unicast_peers else instance.mcast_dst_ip)
 
 
 def _without_locations(value: Any) -> Any:

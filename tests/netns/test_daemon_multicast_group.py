@@ -186,20 +186,25 @@ def reload_with(proc: LabProcess, text: str) -> None:
     assert proc.log_text().count("Reload finished") > done, proc.log_text()
 
 
-def test_a_reload_moves_the_instance_to_the_new_group(lab: Lab) -> None:
+@pytest.mark.parametrize("where", ["global", "instance"])
+def test_a_reload_moves_the_instance_to_the_new_group(lab: Lab, where: str) -> None:
     r1 = lab.start_fastvrrp("r1", config(150))
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], 10.0), r1.log_text()
     r2 = lab.start_fastvrrp("r2", config(100))
     time.sleep(1.0)
     assert lab.holders(VIP) == ["r1"], logs(r1, r2)
     # r1 alone on the new group: r2 no longer hears it.
-    on_group = config(150, instance=f"    mcast_dst_ip {GROUP}\n")
-    reload_with(r1, on_group)
+    def on_group(priority: int) -> str:
+        if where == "global":
+            return config(priority, globals_=f"    vrrp_mcast_group4 {GROUP}\n")
+        return config(priority, instance=f"    mcast_dst_ip {GROUP}\n")
+
+    reload_with(r1, on_group(150))
     frame = vrrp_frame(lab, "r2", "198.18.0.1")
     assert frame is not None and frame.dst_ip == GROUP, logs(r1, r2)
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1", "r2"], 5.0), logs(r1, r2)
     # r2 joins it: one master again, r1 (higher priority, preempting).
-    reload_with(r2, config(100, instance=f"    mcast_dst_ip {GROUP}\n"))
+    reload_with(r2, on_group(100))
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r1"], 5.0), logs(r1, r2)
     assert r2.stop() == 0
     assert r1.stop() == 0
