@@ -48,11 +48,14 @@ def tables(results: dict[str, Any]) -> list[Table]:
         out.append(table)
     if "jitter" in res:
         table = _table(f"advert jitter ({res['jitter']['unit']})",
-                       ("daemon", "setting", "adverts", "p50", "p99", "max"))
+                       ("daemon", "setting", "adverts", "mean gap", "p50 / p99 / max",
+                        "late p50 / p99"))
         for w in res["jitter"]["windows"]:
             d = w["deviation"]
-            table.add_row(w["daemon"], w["setting"], _fmt(d["n"]), _fmt(d["p50"]),
-                          _fmt(d["p99"]), _fmt(d["max"]))
+            late = w.get("late") or {"p50": None, "p99": None}
+            table.add_row(w["daemon"], w["setting"], _fmt(d["n"]), _fmt(w.get("mean_gap_ms")),
+                          f"{_pair(d, 'p50', 'p99')} / {_fmt(d['max'])}",
+                          _pair(late, "p50", "p99"))
         out.append(table)
     if "scale" in res:
         table = _table("scale (CPU % of one core)",
