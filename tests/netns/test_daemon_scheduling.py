@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -28,14 +29,31 @@ def config(global_defs: str = "") -> str:
     )
 
 
+def engine_task(proc: LabProcess) -> Path:
+    """/proc/PID/task/TID of the daemon's fastvrrp-engine thread."""
+    for task in Path(f"/proc/{proc.pid}/task").iterdir():
+        if (task / "comm").read_text().strip() == "fastvrrp-engine":
+            return task
+    raise AssertionError(f"no engine thread in {proc}:\n{proc.log_text()}")
+
+
 def engine_scheduling(proc: LabProcess) -> tuple[int, int]:
     """(policy, real-time priority) of the daemon's fastvrrp-engine thread."""
-    tasks = Path(f"/proc/{proc.pid}/task")
-    for task in tasks.iterdir():
-        if (task / "comm").read_text().strip() == "fastvrrp-engine":
-            tid = int(task.name)
-            return os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority
-    raise AssertionError(f"no engine thread in {proc}:\n{proc.log_text()}")
+    tid = int(engine_task(proc).name)
+    return os.sched_getscheduler(tid), os.sched_getparam(tid).sched_priority
+
+
+def engine_slice_ns(proc: LabProcess) -> int | None:
+    """The engine thread's EEVDF slice (`se.slice`), where the kernel shows it (6.6+)."""
+    for line in (engine_task(proc) / "sched").read_text().splitlines():
+        if line.startswith("se.slice"):
+            return int(line.split(":")[1])
+    return None
+
+
+def kernel_at_least(major: int, minor: int) -> bool:
+    found = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return found is not None and (int(found[1]), int(found[2])) >= (major, minor)
 
 
 def started(lab: Lab, conf: str, extra_args: tuple[str, ...] = ()) -> LabProcess:
@@ -60,4 +78,8 @@ def test_vrrp_rt_priority_sets_the_engine_priority(lab: Lab) -> None:
 def test_no_realtime_keeps_the_engine_on_normal_scheduling(lab: Lab) -> None:
     r1 = started(lab, config(), ("--no-realtime",))
     assert engine_scheduling(r1) == (os.SCHED_OTHER, 0)
+    # The shortest slice the kernel allows: a timer wake-up preempts a busy process at once
+    # (Linux 6.12+ takes the request; older kernels keep their default).
+    if kernel_at_least(6, 12) and engine_slice_ns(r1) is not None:
+        assert engine_slice_ns(r1) == 100_000
     assert r1.stop() == 0
