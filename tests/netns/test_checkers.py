@@ -12,7 +12,6 @@ import logging
 import secrets
 import shutil
 import ssl
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -420,17 +419,31 @@ def test_misc_check_exit_codes_dynamic_weight_and_deadline(ns: str, tmp_path: Pa
                 results.append(await probe.attempt())
             except CheckFailed as exc:
                 results.append(str(exc))
-        results.append(await verdict(MiscProbe("sleep 30", 0.3)))
+        # The shell becomes the sleep (exec), so the pid it writes is the one to be killed.
+        results.append(await verdict(MiscProbe(
+            f"sh -c 'echo $$ > {pidfile}; exec sleep 30'", 0.3)))
         return results
 
+    pidfile = tmp_path / "slow.pid"
     ok, fail, fail7, dynamic, slow = run(ns, main)
     assert ok == Outcome()
     assert fail == "Misc check failed with exit status 1"
     assert fail7 == "Misc check failed with exit status 7"
     assert dynamic == Outcome(weight=5)
     assert slow == "down: timeout"
-    assert "sleep 30" not in subprocess.run(["ps", "-eo", "args"], capture_output=True,
-                                            text=True, check=True).stdout
+    # Our own sleep is gone (not any "sleep 30": other tests on this host may run one). No pid
+    # written: the deadline killed the shell before it got that far, so it is gone as well.
+    pid = pidfile.read_text().strip() if pidfile.exists() else ""
+    if pid:
+        assert "sleep" not in command_of(int(pid))
+
+
+def command_of(pid: int) -> str:
+    """The command line of process `pid`, or "" if there is none."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def test_file_check(tmp_path: Path) -> None:
