@@ -33,19 +33,21 @@ class Page(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("0.0.0.0", 80), Page).serve_forever()
 """
 
-# notify_master starts the server (then records the role), notify_backup stops it.
+# notify_master starts the server (then records the role), notify_backup stops it. pgrep and
+# pkill see every process on the host: the pattern names this node's server by its directory,
+# so another run of this test (another session on the same host) is left alone.
 NOTIFY = """\
 #!/bin/sh
 dir={dir}
 case "$1" in
 master)
-    if ! pgrep -f "httpd.py {node}" >/dev/null; then
+    if ! pgrep -f "$dir/httpd.py {node}" >/dev/null; then
         setsid {python} $dir/httpd.py {node} $dir </dev/null >>$dir/httpd.log 2>&1 &
     fi
     echo master > $dir/role ;;
 backup)
     echo backup > $dir/role
-    pkill -f "httpd.py {node}" ;;
+    pkill -f "$dir/httpd.py {node}" ;;
 esac
 echo "$1" >> $dir/notified
 """
@@ -53,7 +55,7 @@ echo "$1" >> $dir/notified
 # The check fails only when this node should serve and its server is gone.
 CHECK = """\
 #!/bin/sh
-[ "$(cat {dir}/role 2>/dev/null)" != master ] || pgrep -f "httpd.py {node}" >/dev/null
+[ "$(cat {dir}/role 2>/dev/null)" != master ] || pgrep -f "{dir}/httpd.py {node}" >/dev/null
 """
 
 CONFIG = """\
@@ -132,7 +134,7 @@ def test_check_script_demotes_the_master_and_notify_moves_the_web_server(
     assert (r2 / "role").read_text().strip() == "backup"  # notify_backup ran at startup
 
     # httpd dies on the master: its check fails, 100 - 20 = 80 < 90, and r2 takes over.
-    lab.run("r1", ["pkill", "-f", "httpd.py r1"])
+    lab.run("r1", ["pkill", "-f", f"{r1}/httpd.py r1"])
     assert lab.wait_for(lambda: page(lab) == "served by r2", timeout=12, interval=0.2)
     assert lab.holders(VIP) == ["r2"]
     assert lab.wait_for(lambda: (r1 / "role").read_text().strip() == "backup", timeout=5)
@@ -141,7 +143,7 @@ def test_check_script_demotes_the_master_and_notify_moves_the_web_server(
     # brings its server back; r2's notify_backup stops r2's server.
     assert lab.wait_for(lambda: page(lab) == "served by r1", timeout=12, interval=0.2)
     assert lab.wait_for(
-        lambda: lab.run("r2", ["pgrep", "-f", "httpd.py r2"], check=False).returncode != 0,
+        lambda: lab.run("r2", ["pgrep", "-f", f"{r2}/httpd.py r2"], check=False).returncode != 0,
         timeout=5,
     )
     # r1 says `state MASTER` below 255, so it starts as BACKUP, as keepalived 2.2.7 does.

@@ -93,9 +93,11 @@ def test_a_hanging_check_is_killed_at_its_timeout_and_faults_the_instance(lab: L
     assert lab.wait_for(lambda: lab.holders(VIP) == ["r2"], timeout=6)
     assert lab.wait_for(lambda: "timed out" in r1_log.log_text(), timeout=3)
     assert "Entering FAULT STATE" in r1_log.log_text()
-    # Never more than the one run in flight: each is killed at its timeout.
+    # Never more than the one run in flight: each is killed at its timeout. pgrep sees the
+    # whole host: count only r1's (its network namespace), not another session's.
     for _ in range(10):
-        running = lab.run("r1", ["pgrep", "-fc", "sleep 1000"], check=False).stdout.strip()
+        running = lab.run("r1", ["pgrep", "--ns", str(r1_log.pid), "--nslist", "net", "-fc",
+                                 "sleep 1000"], check=False).stdout.strip()
         assert int(running or 0) <= 1
         time.sleep(0.2)
 
