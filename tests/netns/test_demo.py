@@ -6,37 +6,47 @@ import os
 import shutil
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from fastvrrp.lab import netns as lab_netns
+
 netns = pytest.mark.netns
-
-
-def _lab_namespaces() -> set[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False)
-    return {line.split()[0] for line in out.stdout.splitlines() if line.startswith("fv")}
 
 
 @netns
 def test_demo_fails_over_and_back_and_exits_0(netns_ready: str | None) -> None:
     if netns_ready is not None:
         pytest.skip(netns_ready)
-    before = _lab_namespaces()
-    proc = subprocess.run(
+    demo = subprocess.Popen(
         [sys.executable, "-m", "fastvrrp", "demo", "--advert", "0.1"],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
         env={**os.environ, "COLUMNS": "140"},
     )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    out = proc.stdout
-    assert "Traceback" not in proc.stderr
+    # The demo's own namespaces, by its lab's owner record: other sessions on this host may run
+    # a demo (namespaces named alike) at the same time.
+    own: set[str] = set()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            output = pool.submit(demo.communicate, timeout=60)
+            while not output.done():
+                own.update(lab_netns.owned_by(demo.pid))
+                time.sleep(0.02)
+            out, err = output.result()
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait()
+    assert demo.returncode == 0, out + err
+    assert "Traceback" not in err
     assert "the client's page says: served by master" in out
     assert "takeover: client outage" in out
     assert "failback: client outage" in out
     assert "takeover: backup" in out and "failback: master" in out  # the summary's rows
-    # The demo's own namespaces are gone (others' labs may come and go meanwhile).
-    left = {n for n in _lab_namespaces() - before if n.endswith(("-master", "-backup"))}
-    assert not left
+    assert {n.rsplit("-", 1)[1] for n in own} >= {"master", "backup", "client"}
+    assert not [n for n in own if lab_netns.exists(n)]
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv to drop root")

@@ -213,6 +213,24 @@ def _pid_namespace() -> str:
         return "?"
 
 
+def owned_by(pid: int) -> list[str]:
+    """The namespaces recorded by labs whose owner is process `pid` (live labs only)."""
+    try:
+        records = os.listdir(OWNERS_DIR)
+    except FileNotFoundError:
+        return []
+    names: list[str] = []
+    for entry in records:
+        try:
+            with open(os.path.join(OWNERS_DIR, entry)) as f:
+                head, _, *listed = f.read().split("\n")
+        except (OSError, ValueError):
+            continue  # removed meanwhile, or not written whole yet
+        if head.split()[:1] == [str(pid)]:
+            names += [n for n in listed if n]
+    return names
+
+
 def sweep_stale() -> list[str]:
     """Delete namespaces recorded by labs whose owner process is gone; return their names."""
     try:
