@@ -159,12 +159,12 @@ def kill_all_in(names: Iterable[str], *, timeout: float = 2.0) -> list[int]:
         pids = [p for p in pids_in(names) if p != os.getpid()]
         if not pids or time.monotonic() >= deadline:
             return pids
+        # No reaping here: a zombie has left its namespace already (pids_in does not list it),
+        # and its exit status belongs to whoever started it (a Popen that reads it later; reaped
+        # here, Popen would report exit 0 for a killed process).
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            # Reap our own children so they do not linger as zombies holding the namespace.
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
         time.sleep(0.005)
 
 
