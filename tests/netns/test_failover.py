@@ -102,11 +102,14 @@ def start_pair(
 ) -> tuple[LabProcess, LabProcess]:
     """Start r1 (meant to win), let it take the VIP, then start r2 and let it settle as backup."""
     r1 = lab.start_fastvrrp("r1", conf_r1)
-    assert lab.wait_for(lambda: lab.holders(vip) == ["r1"], timeout), report(lab, r1)
+    # A daemon that dies while starting fails the test at once, with its log in the report.
+    assert lab.wait_for(lambda: lab.holders(vip) == ["r1"] or not r1.running, timeout)
+    assert lab.holders(vip) == ["r1"], report(lab, r1)
     r2 = lab.start_fastvrrp("r2", conf_r2)
-    assert lab.wait_for(lambda: logged(r2, "(VI_1) Entering BACKUP STATE"), timeout), report(
-        lab, r1, r2
+    assert lab.wait_for(
+        lambda: logged(r2, "(VI_1) Entering BACKUP STATE") or not r2.running, timeout
     )
+    assert logged(r2, "(VI_1) Entering BACKUP STATE"), report(lab, r1, r2)
     return r1, r2
 
 
