@@ -528,9 +528,11 @@ virtual_server {VIP} 53 {{
     def listed() -> bool:
         nonlocal listing
         listing = lab.run("dir", ["nft", "list", "table", "ip", "fastvrrp"], check=False).stdout
-        return "svc_udp_198_18_0_100_53" in listing
+        # The maps and the policies go in before the chains that use them (separate
+        # transactions): wait for the chains.
+        return "ct timeout set" in listing and "svc_udp_198_18_0_100_53" in listing
 
-    assert lab.wait_for(listed, 10, 0.05), daemon.log_text()
+    assert lab.wait_for(listed, 10, 0.05), listing + daemon.log_text()
     assert "not supported" not in daemon.log_text(), daemon.log_text()
     assert "ct timeout lvs_timeouts_tcp_900_30 {" in listing, listing
     assert "policy = { established : 900, fin_wait : 30, close_wait : 30 }" in listing, listing
