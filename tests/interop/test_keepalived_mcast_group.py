@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import Any
 
 import pytest
 
@@ -15,15 +14,6 @@ pytestmark = [pytest.mark.interop, pytest.mark.netns]
 
 VIP = "198.18.0.100"
 GROUP = "239.255.18.18"
-
-
-@pytest.fixture
-def lab(keepalived_ready: str | None, lab_factory: Any) -> Lab:
-    """The classic pair, or a skip when keepalived cannot run here."""
-    if keepalived_ready is not None:
-        pytest.skip(keepalived_ready)
-    made: Lab = lab_factory()
-    return made
 
 
 def config(priority: int) -> str:

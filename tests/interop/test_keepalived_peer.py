@@ -21,15 +21,6 @@ VIP = "198.18.0.100"
 VIP6 = "2001:2::100"
 
 
-@pytest.fixture
-def lab(keepalived_ready: str | None, lab_factory: Any) -> Lab:
-    """The classic pair, or a skip when keepalived cannot run here."""
-    if keepalived_ready is not None:
-        pytest.skip(keepalived_ready)
-    made: Lab = lab_factory()
-    return made
-
-
 def config(priority: int, state: str, version: int, vip: str = f"{VIP}/24") -> str:
     if version == 2:
         timing = (
