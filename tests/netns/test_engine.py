@@ -93,6 +93,15 @@ def start_first_as_master(first: Engine, *others: Engine) -> None:
         engine.start()
 
 
+def running_pair(lab: Lab, engine_in: EngineFactory) -> tuple[Engine, Engine]:
+    """r1 (priority 150) and r2 (100) with the default instance, r1 started first as master."""
+    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
+    r1.add_instance(spec(priority=150))
+    r2.add_instance(spec(priority=100))
+    start_first_as_master(r1, r2)
+    return r1, r2
+
+
 def transitions(events: list[Event]) -> list[tuple[str, str, str]]:
     return [(e.old_state, e.new_state, e.reason) for e in events if e.kind == "transition"]
 
@@ -100,10 +109,7 @@ def transitions(events: list[Event]) -> list[tuple[str, str, str]]:
 def test_master_holds_the_vip_and_the_backup_takes_over_on_stop(
     lab: Lab, engine_in: EngineFactory
 ) -> None:
-    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
-    r1.add_instance(spec(priority=150))
-    r2.add_instance(spec(priority=100))
-    start_first_as_master(r1, r2)
+    r1, r2 = running_pair(lab, engine_in)
 
     assert wait_state(r1, MASTER)
     assert select.select([r1.event_fd()], [], [], 1.0)[0], "event fd never became readable"
@@ -132,10 +138,7 @@ def test_master_holds_the_vip_and_the_backup_takes_over_on_stop(
 
 
 def test_remove_instance_hands_over_like_a_stop(lab: Lab, engine_in: EngineFactory) -> None:
-    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
-    r1.add_instance(spec(priority=150))
-    r2.add_instance(spec(priority=100))
-    start_first_as_master(r1, r2)
+    r1, r2 = running_pair(lab, engine_in)
     assert wait_state(r1, MASTER) and wait_state(r2, BACKUP)
 
     r1.remove_instance("VI_1")
@@ -253,10 +256,7 @@ def test_link_down_faults_and_link_up_recovers(lab: Lab, engine_in: EngineFactor
 
 
 def test_set_priority_and_set_fault_from_python(lab: Lab, engine_in: EngineFactory) -> None:
-    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
-    r1.add_instance(spec(priority=150))
-    r2.add_instance(spec(priority=100))
-    start_first_as_master(r1, r2)
+    r1, r2 = running_pair(lab, engine_in)
     assert wait_state(r1, MASTER) and wait_state(r2, BACKUP)
 
     # A tracker lowers r1 below r2: r2 preempts.
@@ -445,10 +445,7 @@ def test_update_instance_diffs_a_masters_vips_without_an_election(
 def test_update_instance_keeps_the_master_through_interval_preempt_and_garp_changes(
     lab: Lab, engine_in: EngineFactory
 ) -> None:
-    r1, r2 = engine_in(lab, "r1"), engine_in(lab, "r2")
-    r1.add_instance(spec(priority=150))
-    r2.add_instance(spec(priority=100))
-    start_first_as_master(r1, r2)
+    r1, r2 = running_pair(lab, engine_in)
     assert wait_state(r1, MASTER) and wait_state(r2, BACKUP)
     r1.events()
     r2.events()
