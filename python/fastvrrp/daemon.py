@@ -41,11 +41,12 @@ class Service(Protocol):
     # restarted on SIGHUP: it is called once `daemon.config` holds the new config, and diffs.
 
 
-def services_for(config: Config, logger: logging.Logger, *, keep_lvs: bool = False
-                 ) -> list[Service]:
+def services_for(config: Config, logger: logging.Logger, *, keep_lvs: bool = False,
+                 realtime: bool = True) -> list[Service]:
     """The subsystems this config needs besides VRRP; each subsystem adds its line here.
 
-    `keep_lvs` leaves the load-balancer table in place on stop (keepalived's -I).
+    `keep_lvs` leaves the load-balancer table in place on stop (keepalived's -I); `realtime`
+    False keeps the checker thread on normal scheduling (`fastvrrp run --no-realtime`).
     """
     from fastvrrp.track import vrrp_services  # trackers, sync groups, notify, SMTP
 
@@ -56,7 +57,8 @@ def services_for(config: Config, logger: logging.Logger, *, keep_lvs: bool = Fal
         services.append(RouteService(config, logger))
     if config.virtual_servers:  # checkers and the LVS dataplane
         from fastvrrp.lvs.service import LoadBalancerService
-        services.append(LoadBalancerService(config, logger, keep_on_stop=keep_lvs))
+        services.append(LoadBalancerService(config, logger, keep_on_stop=keep_lvs,
+                                            realtime_default=realtime))
     return services
 
 
@@ -201,7 +203,7 @@ class Daemon:
             engine = self.start()
             loop.add_reader(engine.event_fd(), self.dispatch_events)
             wanted = self.services or services_for(self.config, self.logger,
-                                                   keep_lvs=self.keep_lvs)
+                                                   keep_lvs=self.keep_lvs, realtime=self.realtime)
             for service in wanted:
                 await service.start(self)
                 self.running.append(service)
@@ -254,7 +256,8 @@ class Daemon:
         plan = plan_reload(self.config, config)
         self.reloading = True
         try:
-            wanted = self.services or services_for(config, self.logger, keep_lvs=self.keep_lvs)
+            wanted = self.services or services_for(config, self.logger, keep_lvs=self.keep_lvs,
+                                                   realtime=self.realtime)
             # A service with `reload(daemon)` of a type the new config still wants keeps running
             # and diffs itself (an unchanged real server keeps its state); the others restart.
             kept: dict[type, Service] = {}

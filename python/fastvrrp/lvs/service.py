@@ -127,8 +127,8 @@ class LoadBalancerService:
         self.logger = logger
         self.dataplane = dataplane
         self.keep_on_stop = keep_on_stop
-        #: Without checker_rt_priority, run the checker thread SCHED_RR 1 (as the engine's);
-        #: off with `fastvrrp run --no-realtime` (the daemon's `realtime`) or False here.
+        #: Without checker_rt_priority, run the checker thread SCHED_RR 1 (below the engine's 2);
+        #: False with `fastvrrp run --no-realtime` (services_for passes the daemon's `realtime`).
         self.realtime_default = realtime_default
         self.thread = CheckerThread(logger)
         self.state = LoadBalancer.of(config)
@@ -151,8 +151,6 @@ class LoadBalancerService:
     async def start(self, daemon: Daemon | None = None) -> None:
         """Open the FIFOs, write the initial table, and start every checker."""
         g = self.config.global_defs
-        if daemon is not None and not getattr(daemon, "realtime", True):
-            self.realtime_default = False
         # The calling thread runs the event loop: the checkers and every dataplane change.
         self.thread.apply(CheckerScheduling.of(g, self.realtime_default))
         for fifo in (g.lvs_notify_fifo, g.notify_fifo):
